@@ -1,0 +1,185 @@
+/**
+ * Accounts: a users file in the data directory holding, for each user, a
+ * role and a scrypt hash of the password.
+ *
+ * File format (`users.json`, mode 0600):
+ *
+ *   { "users": { "admin": { "role": "full",
+ *                           "password": "scrypt$16384$8$1$<salt>$<hash>" } } }
+ *
+ * Salt and hash are base64. Writes go to a temporary file renamed over
+ * the old one, so a crash never leaves half a file.
+ */
+import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** `full` may run and kill jobs; `read` may list and watch. */
+export type Role = 'full' | 'read';
+
+export const roles: readonly Role[] = ['full', 'read'];
+
+interface UserRecord {
+  role: Role;
+  password: string;
+}
+
+interface UsersFile {
+  users: Record<string, UserRecord>;
+}
+
+const COST = 16384;
+const BLOCK_SIZE = 8;
+const PARALLELISM = 1;
+const KEY_LENGTH = 32;
+
+/** Names users may have: letters, digits, `._-`, 1 to 64 characters. */
+export const userNamePattern = /^[A-Za-z0-9._-]{1,64}$/;
+
+function derive(
+  password: string,
+  salt: Buffer,
+  cost: number,
+  blockSize: number,
+  parallelism: number
+): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    scrypt(
+      password,
+      salt,
+      KEY_LENGTH,
+      { N: cost, r: blockSize, p: parallelism, maxmem: 256 * cost * blockSize },
+      (error, key) => (error ? reject(error) : resolve(key))
+    );
+  });
+}
+
+/** Hashes a password for the users file. */
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const key = await derive(password, salt, COST, BLOCK_SIZE, PARALLELISM);
+  return [
+    'scrypt', COST, BLOCK_SIZE, PARALLELISM,
+    salt.toString('base64'), key.toString('base64')
+  ].join('$');
+}
+
+/** Checks a password against a hash made by `hashPassword`. */
+export async function checkPassword(
+  password: string,
+  hash: string
+): Promise<boolean> {
+  const [scheme, cost, blockSize, parallelism, salt, key] = hash.split('$');
+  if (scheme !== 'scrypt' || !key) return false;
+  const expected = Buffer.from(key, 'base64');
+  const actual = await derive(
+    password,
+    Buffer.from(salt, 'base64'),
+    Number(cost),
+    Number(blockSize),
+    Number(parallelism)
+  );
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+/** The users of one data directory. */
+export class UserStore {
+  readonly path: string;
+  #users: Record<string, UserRecord>;
+  // Checked when the user does not exist, so that a wrong name costs as
+  // much time as a wrong password.
+  #decoy: Promise<string>;
+
+  private constructor(path: string, users: Record<string, UserRecord>) {
+    this.path = path;
+    this.#users = users;
+    this.#decoy = hashPassword(randomBytes(16).toString('hex'));
+  }
+
+  /**
+   * Opens the users file of `dataDir`. When there is none, creates it
+   * with one `full` user, `admin`, whose random password is written to
+   * `admin-password` (mode 0600) and returned as `adminPassword`.
+   */
+  static async open(
+    dataDir: string
+  ): Promise<{ store: UserStore; adminPassword?: string }> {
+    const path = join(dataDir, 'users.json');
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      await mkdir(dataDir, { recursive: true, mode: 0o700 });
+      const store = new UserStore(path, {});
+      const adminPassword = randomBytes(18).toString('base64url');
+      await store.add('admin', adminPassword, 'full');
+      await writeFile(join(dataDir, 'admin-password'), adminPassword + '\n', {
+        mode: 0o600
+      });
+      return { store, adminPassword };
+    }
+    return { store: new UserStore(path, parseUsers(text, path)) };
+  }
+
+  /** Names and roles of every user. */
+  list(): Array<{ name: string; role: Role }> {
+    return Object.entries(this.#users).map(([name, user]) => ({
+      name,
+      role: user.role
+    }));
+  }
+
+  /** The user's role if the password is right, otherwise null. */
+  async verify(name: string, password: string): Promise<Role | null> {
+    const user = Object.hasOwn(this.#users, name) ? this.#users[name] : null;
+    const hash = user ? user.password : await this.#decoy;
+    const ok = await checkPassword(password, hash);
+    return ok && user ? user.role : null;
+  }
+
+  /** Adds a user or replaces an existing one's password and role. */
+  async add(name: string, password: string, role: Role): Promise<void> {
+    if (!userNamePattern.test(name)) {
+      throw new Error(
+        `bad user name '${name}': use 1 to 64 letters, digits, '.', '_' or '-'`
+      );
+    }
+    if (!roles.includes(role)) {
+      throw new Error(`bad role '${role}': use full or read`);
+    }
+    if (password.length === 0) throw new Error('the password is empty');
+    this.#users[name] = { role, password: await hashPassword(password) };
+    await this.#save();
+  }
+
+  async #save(): Promise<void> {
+    const file: UsersFile = { users: this.#users };
+    const temporary = `${this.path}.${process.pid}.tmp`;
+    await writeFile(temporary, JSON.stringify(file, null, 2) + '\n', {
+      mode: 0o600
+    });
+    await rename(temporary, this.path);
+  }
+}
+
+function parseUsers(text: string, path: string): Record<string, UserRecord> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${path} is not valid JSON: ${(error as Error).message}`);
+  }
+  const users = (parsed as Partial<UsersFile> | null)?.users;
+  if (!users || typeof users !== 'object') {
+    throw new Error(`${path} has no "users" object`);
+  }
+  const result: Record<string, UserRecord> = Object.create(null);
+  for (const [name, user] of Object.entries(users)) {
+    if (!roles.includes(user?.role) || typeof user?.password !== 'string') {
+      throw new Error(`${path}: user '${name}' needs a role and a password`);
+    }
+    result[name] = { role: user.role, password: user.password };
+  }
+  return result;
+}

@@ -1,0 +1,461 @@
+/**
+ * The dispatcher: the supervisor actor with real work plugged in.
+ *
+ * It provides the machines' named effects (make a job actor, run a
+ * command as a process, cancel a pending job), keeps the few things that
+ * are not machine state (the job actors that run, their output), and
+ * reports what happens as `'job'` events, which the event hub, the
+ * logger and the specs listen to.
+ */
+import { EventEmitter } from 'node:events';
+
+import { createActor, fromCallback, type Actor } from 'xstate';
+
+import {
+  jobMachine,
+  type CommandOutcome,
+  type JobContext,
+  type JobEvent as MachineJobEvent,
+  type ProcessCommand,
+  type RunCommandInput,
+  type TreeSignal
+} from '../../machines/job.js';
+import { queueMachine, type QueuedJob } from '../../machines/queue.js';
+import {
+  supervisorMachine,
+  type KillResult,
+  type QueueConfig,
+  type RunResult
+} from '../../machines/supervisor.js';
+import { CommandProcess, type OutputBuffer } from '../process/index.js';
+import {
+  jobLog,
+  type CommandText,
+  type Outcome,
+  type WireState
+} from './job-log.js';
+
+export interface DispatcherOptions {
+  queues: QueueConfig[];
+  /** Default SIGTERM to SIGKILL grace period, milliseconds. */
+  graceMs: number;
+  /** Output kept in memory per command, bytes. */
+  maxOutputBytes: number;
+  /** Finished job ids remembered for kill replies. */
+  recentJobs: number;
+  /** Working directory of every command. */
+  cwd: string;
+  /** Environment of every command. Default: the server's. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** A job as submitted: an id and its chain of commands. */
+export interface JobRequest {
+  id: string;
+  commands: string[];
+}
+
+/** What the dispatcher reports. Times are epoch milliseconds. */
+export type JobEvent =
+  | { type: 'queued'; job: QueuedJob }
+  | { type: 'started'; job: QueuedJob; log: Record<string, unknown> }
+  | { type: 'command'; job: QueuedJob; index: number; pid: number }
+  | { type: 'output'; job: QueuedJob; index: number; text: string }
+  | {
+      type: 'signalled';
+      job: QueuedJob;
+      signal: TreeSignal;
+      by: string;
+    }
+  | {
+      type: 'finished';
+      job: QueuedJob;
+      outcome: Outcome;
+      durationMs: number | null;
+      outcomes: CommandOutcome[];
+      killedBy: string | null;
+      log: Record<string, unknown>;
+    };
+
+/** One job as `list` reports it. */
+export interface ListEntry {
+  job: QueuedJob;
+  state: 'pending' | 'running';
+  /** 0 for running jobs, then 1, 2... in the order they will start. */
+  position: number;
+  pid: number | null;
+  startedAt: number | null;
+  index: number;
+}
+
+type JobActor = Actor<typeof jobMachine>;
+
+interface LiveJob {
+  job: QueuedJob;
+  actor: JobActor;
+  /** Output of each command run so far; the last one may be growing. */
+  outputs: OutputBuffer[];
+}
+
+export class Dispatcher extends EventEmitter<{
+  job: [JobEvent];
+  error: [unknown];
+}> {
+  readonly options: DispatcherOptions;
+  #supervisor: Actor<typeof supervisorMachine> | null = null;
+  #live = new Map<string, LiveJob>();
+  #accepting = false;
+  readonly #jobLogic: typeof jobMachine;
+
+  constructor(options: DispatcherOptions) {
+    super();
+    this.options = options;
+    this.#jobLogic = jobMachine.provide({
+      actors: {
+        runCommand: fromCallback<ProcessCommand, RunCommandInput>(
+          ({ input, sendBack, receive }) =>
+            this.#runCommand(input, sendBack, receive)
+        )
+      }
+    });
+  }
+
+  /** Creates the queues and starts taking jobs. */
+  start(): void {
+    if (this.#supervisor) throw new Error('dispatcher already started');
+    const logic = supervisorMachine.provide({
+      actors: { queue: this.#queueLogic() }
+    });
+    this.#supervisor = createActor(logic, {
+      input: {
+        queues: this.options.queues,
+        recentLimit: this.options.recentJobs
+      }
+    });
+    this.#supervisor.start();
+    this.#accepting = true;
+  }
+
+  /** Names of the queues with their limits. */
+  get queues(): QueueConfig[] {
+    return this.options.queues;
+  }
+
+  /**
+   * Queues jobs. Either all of them are queued, in order, or none is and
+   * the result says why.
+   */
+  run(queue: string, requests: JobRequest[], by: string): RunResult {
+    if (!this.#accepting) {
+      return { ok: false, error: 'unknown_queue', detail: 'shutting down' };
+    }
+    const now = Date.now();
+    const jobs: QueuedJob[] = requests.map((request) => ({
+      id: request.id,
+      queue,
+      commands: request.commands,
+      submittedAt: now,
+      submittedBy: by
+    }));
+    let result: RunResult | undefined;
+    this.#supervisorRef().send({
+      type: 'SUPERVISOR.RUN',
+      queue,
+      jobs,
+      respond: (answer) => (result = answer)
+    });
+    return result!;
+  }
+
+  /**
+   * Kills jobs: a pending job ends without starting, a running one gets
+   * SIGTERM on its whole tree, then SIGKILL after `graceMs`.
+   */
+  kill(ids: string[], by: string, graceMs?: number): KillResult {
+    let result: KillResult | undefined;
+    this.#supervisorRef().send({
+      type: 'SUPERVISOR.KILL',
+      ids,
+      by,
+      graceMs,
+      respond: (answer) => (result = answer)
+    });
+    return result!;
+  }
+
+  /** Every pending and running job, per queue, in queue order. */
+  list(): Map<string, ListEntry[]> {
+    const listing = new Map<string, ListEntry[]>();
+    const { queues } = this.#supervisorRef().getSnapshot().context;
+    for (const [name, ref] of queues) {
+      const { pending, running } = ref.getSnapshot().context;
+      const entries: ListEntry[] = [];
+      for (const id of running) {
+        const live = this.#live.get(id);
+        if (!live) continue;
+        const context = live.actor.getSnapshot().context;
+        entries.push({
+          job: live.job,
+          state: 'running',
+          position: 0,
+          pid: context.pid,
+          startedAt: context.startedAt,
+          index: context.index
+        });
+      }
+      let position = 1;
+      for (const job of pending) {
+        entries.push({
+          job,
+          state: 'pending',
+          position: position++,
+          pid: null,
+          startedAt: null,
+          index: 0
+        });
+      }
+      listing.set(name, entries);
+    }
+    return listing;
+  }
+
+  /** The log of a running job, or undefined. */
+  runningLog(id: string): Record<string, unknown> | undefined {
+    const live = this.#live.get(id);
+    return live && this.#log(live, 'running', null);
+  }
+
+  /**
+   * Stops taking jobs and kills every running one (SIGTERM, SIGKILL
+   * after the grace period); resolves when all their trees are gone.
+   * Pending jobs are dropped without running.
+   */
+  async stop(): Promise<void> {
+    if (!this.#supervisor) return;
+    this.#accepting = false;
+    const { queues } = this.#supervisor.getSnapshot().context;
+    const pending: string[] = [];
+    for (const ref of queues.values()) {
+      for (const job of ref.getSnapshot().context.pending) {
+        pending.push(job.id);
+      }
+    }
+    this.kill(pending, 'shutdown');
+    const endings = [...this.#live.values()].map(
+      (live) =>
+        new Promise<void>((resolve) => {
+          live.actor.subscribe({ complete: resolve, error: () => resolve() });
+          if (live.actor.getSnapshot().status !== 'active') resolve();
+        })
+    );
+    this.kill([...this.#live.keys()], 'shutdown');
+    await Promise.all(endings);
+    this.#supervisor.stop();
+    this.#supervisor = null;
+  }
+
+  #supervisorRef(): Actor<typeof supervisorMachine> {
+    if (!this.#supervisor) throw new Error('dispatcher not started');
+    return this.#supervisor;
+  }
+
+  #queueLogic() {
+    return queueMachine.provide({
+      actions: {
+        jobsQueued: (_, { jobs }) => {
+          // Reporting 100 000 queued jobs costs time; skip it unheard.
+          if (this.listenerCount('job') === 0) return;
+          for (const job of jobs) this.#report({ type: 'queued', job });
+        },
+        startJob: (_, { job }) => this.#startJob(job),
+        cancelJob: (_, { job, by }) => this.#cancelJob(job, by),
+        killJob: (_, { id, by, graceMs }) => {
+          this.#live.get(id)?.actor.send({ type: 'JOB.KILL', by, graceMs });
+        }
+      }
+    });
+  }
+
+  #startJob(job: QueuedJob): void {
+    const actor = createActor(this.#jobLogic, {
+      input: {
+        id: job.id,
+        queue: job.queue,
+        commands: job.commands,
+        graceMs: this.options.graceMs
+      }
+    });
+    const live: LiveJob = { job, actor, outputs: [] };
+    this.#live.set(job.id, live);
+    // The first command's pid goes out with the 'started' event.
+    actor.on('job.command', ({ index, pid }) => {
+      if (index > 0) this.#report({ type: 'command', job, index, pid });
+    });
+    actor.on('job.signalled', ({ signal }) => {
+      const by = actor.getSnapshot().context.kill?.by ?? 'unknown';
+      this.#report({ type: 'signalled', job, signal, by });
+    });
+    actor.subscribe({
+      complete: () => this.#finishJob(live),
+      error: (error) => this.#failJob(live, error)
+    });
+    actor.start();
+    actor.send({ type: 'JOB.START' });
+    this.#report({
+      type: 'started',
+      job,
+      log: this.#log(live, 'running', null)
+    });
+  }
+
+  #runCommand(
+    input: RunCommandInput,
+    sendBack: (event: MachineJobEvent) => void,
+    receive: (listener: (event: ProcessCommand) => void) => void
+  ): () => void {
+    const live = this.#live.get(input.jobId);
+    const child = new CommandProcess(input.command, {
+      cwd: this.options.cwd,
+      env: this.options.env,
+      graceMs: this.options.graceMs,
+      maxOutputBytes: this.options.maxOutputBytes,
+      onOutput: (text) => {
+        if (live) {
+          const { job } = live;
+          this.#report({ type: 'output', job, index: input.index, text });
+        }
+      }
+    });
+    child.start();
+    if (live) live.outputs[input.index] = child.output;
+    if (child.pid !== null) {
+      sendBack({ type: 'PROCESS.STARTED', pid: child.pid });
+    }
+    let finished = false;
+    child.done.then((result) => {
+      finished = true;
+      sendBack({
+        type: 'PROCESS.EXITED',
+        outcome: {
+          index: input.index,
+          command: input.command,
+          pid: result.pid,
+          startedAt: result.startedAt,
+          finishedAt: result.finishedAt,
+          exitCode: result.exitCode,
+          signal: result.signal,
+          error: result.error
+        }
+      });
+    });
+    receive((event) => child.signal(event.signal));
+    // The actor is stopped early only when its job actor is torn down;
+    // never leave the tree behind.
+    return () => {
+      if (!finished) child.signal('SIGKILL');
+    };
+  }
+
+  #cancelJob(job: QueuedJob, by: string): void {
+    const now = Date.now();
+    const log = jobLog({
+      job,
+      state: 'finished',
+      index: 0,
+      pid: null,
+      startedAt: null,
+      finishedAt: now,
+      outcomes: [],
+      outputs: [],
+      kill: { by, requestedAt: now, graceMs: 0, signals: [], escalated: false },
+      outcome: 'killed'
+    });
+    this.#report({
+      type: 'finished',
+      job,
+      outcome: 'killed',
+      durationMs: null,
+      outcomes: [],
+      killedBy: by,
+      log
+    });
+    this.#supervisorRef().send({
+      type: 'JOB.ENDED',
+      id: job.id,
+      queue: job.queue
+    });
+  }
+
+  #finishJob(live: LiveJob): void {
+    const snapshot = live.actor.getSnapshot();
+    const { context } = snapshot;
+    const outcome = finalOutcome(snapshot.value as string, context);
+    this.#live.delete(live.job.id);
+    this.#report({
+      type: 'finished',
+      job: live.job,
+      outcome,
+      durationMs:
+        context.startedAt === null || context.finishedAt === null
+          ? null
+          : context.finishedAt - context.startedAt,
+      outcomes: context.outcomes,
+      killedBy: context.kill?.by ?? null,
+      log: this.#log(live, 'finished', outcome)
+    });
+    this.#supervisor?.send({
+      type: 'JOB.ENDED',
+      id: live.job.id,
+      queue: live.job.queue
+    });
+  }
+
+  /** A job actor that fails is a bug; the queue must not stall on it. */
+  #failJob(live: LiveJob, error: unknown): void {
+    this.#live.delete(live.job.id);
+    this.emit('error', error);
+    this.#supervisor?.send({
+      type: 'JOB.ENDED',
+      id: live.job.id,
+      queue: live.job.queue
+    });
+  }
+
+  #log(
+    live: LiveJob,
+    state: WireState,
+    outcome: Outcome | null
+  ): Record<string, unknown> {
+    const { context } = live.actor.getSnapshot();
+    return jobLog({
+      job: live.job,
+      state,
+      index: context.index,
+      pid: context.pid,
+      startedAt: context.startedAt,
+      finishedAt: context.finishedAt,
+      outcomes: context.outcomes,
+      outputs: live.outputs.map(commandText),
+      kill: context.kill,
+      outcome
+    });
+  }
+
+  #report(event: JobEvent): void {
+    this.emit('job', event);
+  }
+}
+
+function commandText(output: OutputBuffer): CommandText {
+  return {
+    text: output.text(),
+    totalBytes: output.totalBytes,
+    omittedBytes: output.omittedBytes
+  };
+}
+
+function finalOutcome(state: string, context: JobContext): Outcome {
+  if (state === 'killed') return 'killed';
+  const failed = context.outcomes.some((outcome) => outcome.exitCode !== 0);
+  return failed ? 'failure' : 'success';
+}

@@ -1,0 +1,188 @@
+/**
+ * The event hub: turns the dispatcher's job events into `dispatcher`
+ * events on the wire and sends them to every subscribed connection.
+ *
+ * Each job gets one `queued` event, one `started`, output deltas holding
+ * only new text (at most one per `intervalMs` per job, plus one last
+ * delta right before the end), and exactly one `finished` event carrying
+ * the full job log. Each event is serialised once, whatever the number
+ * of subscribers; nothing is built while nobody listens.
+ */
+import type { Dispatcher, JobEvent } from '../jobs/dispatcher.js';
+import { isoTime } from '../jobs/job-log.js';
+import type { QueuedJob } from '../../machines/queue.js';
+
+/** A connection that receives events. */
+export interface Subscriber {
+  /** Sends one serialised event message. */
+  send(message: string): void;
+}
+
+interface PendingOutput {
+  job: QueuedJob;
+  /** New text per command index, in order of arrival. */
+  chunks: Map<number, string>;
+  timer: NodeJS.Timeout | null;
+  lastSent: number;
+}
+
+export class EventHub {
+  /** Shortest gap between two output events of one job, ms. */
+  readonly intervalMs: number;
+  #subscribers = new Set<Subscriber>();
+  #output = new Map<string, PendingOutput>();
+  #listener = (event: JobEvent) => this.#onJob(event);
+  #dispatcher: Dispatcher | null = null;
+  #outbox: string[] = [];
+  #flushing: NodeJS.Immediate | null = null;
+
+  constructor(intervalMs: number) {
+    this.intervalMs = intervalMs;
+  }
+
+  /** Starts relaying the dispatcher's events. */
+  attach(dispatcher: Dispatcher): void {
+    this.#dispatcher = dispatcher;
+    dispatcher.on('job', this.#listener);
+  }
+
+  /** Stops relaying and cancels pending output timers. */
+  detach(): void {
+    this.#dispatcher?.off('job', this.#listener);
+    for (const pending of this.#output.values()) {
+      if (pending.timer) clearTimeout(pending.timer);
+    }
+    this.#output.clear();
+    if (this.#flushing) clearImmediate(this.#flushing);
+    this.#deliver();
+  }
+
+  get subscriberCount(): number {
+    return this.#subscribers.size;
+  }
+
+  subscribe(subscriber: Subscriber): void {
+    this.#subscribers.add(subscriber);
+  }
+
+  unsubscribe(subscriber: Subscriber): void {
+    this.#subscribers.delete(subscriber);
+  }
+
+  #onJob(event: JobEvent): void {
+    if (this.#subscribers.size === 0) {
+      // Output gathered for a job nobody watches any more is dropped.
+      if (event.type === 'finished') this.#dropOutput(event.job.id);
+      return;
+    }
+    switch (event.type) {
+      case 'queued':
+        this.#broadcast({
+          event: 'queued',
+          state: 'pending',
+          process_id: event.job.id,
+          queue: event.job.queue,
+          cmd_list: event.job.commands,
+          time_submitted: isoTime(event.job.submittedAt),
+          submitted_by: event.job.submittedBy
+        });
+        break;
+      case 'started':
+        this.#broadcast({ event: 'started', ...event.log });
+        break;
+      case 'command':
+        this.#flushOutput(event.job.id);
+        this.#broadcast({
+          event: 'command',
+          state: 'running',
+          process_id: event.job.id,
+          queue: event.job.queue,
+          current_cmd: event.job.commands[event.index],
+          command_index: event.index,
+          pid: event.pid
+        });
+        break;
+      case 'output':
+        this.#addOutput(event.job, event.index, event.text);
+        break;
+      case 'signalled':
+        this.#broadcast({
+          event: 'signal',
+          state: 'running',
+          process_id: event.job.id,
+          queue: event.job.queue,
+          signal: event.signal,
+          killed_by: event.by
+        });
+        break;
+      case 'finished':
+        this.#flushOutput(event.job.id);
+        this.#dropOutput(event.job.id);
+        this.#broadcast({ event: 'finished', ...event.log });
+        break;
+    }
+  }
+
+  #addOutput(job: QueuedJob, index: number, text: string): void {
+    let pending = this.#output.get(job.id);
+    if (!pending) {
+      pending = { job, chunks: new Map(), timer: null, lastSent: 0 };
+      this.#output.set(job.id, pending);
+    }
+    pending.chunks.set(index, (pending.chunks.get(index) ?? '') + text);
+    if (pending.timer) return;
+    const wait = Math.max(0, pending.lastSent + this.intervalMs - Date.now());
+    pending.timer = setTimeout(() => this.#flushOutput(job.id), wait);
+  }
+
+  #flushOutput(id: string): void {
+    const pending = this.#output.get(id);
+    if (!pending) return;
+    if (pending.timer) clearTimeout(pending.timer);
+    pending.timer = null;
+    if (pending.chunks.size === 0) return;
+    const { job } = pending;
+    const args: Record<string, unknown> = {
+      event: 'output',
+      state: 'running',
+      process_id: job.id,
+      queue: job.queue
+    };
+    const output: Array<{ index: number; command: string; text: string }> =
+      [];
+    for (const [index, text] of pending.chunks) {
+      const command = job.commands[index];
+      output.push({ index, command, text });
+      args.current_cmd = command;
+      args[command] = text;
+    }
+    args.output = output;
+    pending.chunks = new Map();
+    pending.lastSent = Date.now();
+    this.#broadcast(args);
+  }
+
+  #dropOutput(id: string): void {
+    const pending = this.#output.get(id);
+    if (pending?.timer) clearTimeout(pending.timer);
+    this.#output.delete(id);
+  }
+
+  #broadcast(args: Record<string, unknown>): void {
+    this.#outbox.push(
+      JSON.stringify({ namespace: 'events', name: 'dispatcher', id: '', args })
+    );
+    // Sent on the next turn, so the reply to a `run` reaches its client
+    // before the events of the jobs it queued.
+    this.#flushing ??= setImmediate(() => this.#deliver());
+  }
+
+  #deliver(): void {
+    this.#flushing = null;
+    const messages = this.#outbox;
+    this.#outbox = [];
+    for (const subscriber of this.#subscribers) {
+      for (const message of messages) subscriber.send(message);
+    }
+  }
+}

@@ -1,0 +1,329 @@
+/**
+ * Request handlers, one per `namespace/name`, looked up in an explicit
+ * table: a name that is not in it (including `__proto__` and the like)
+ * is simply unknown. Both transports call `handle()`.
+ */
+import type { Logger } from 'pino';
+
+import type { Dispatcher, JobRequest } from '../jobs/dispatcher.js';
+import { isoTime } from '../jobs/job-log.js';
+import type { Session, TokenStore } from '../auth/tokens.js';
+import type { Role, UserStore } from '../auth/users.js';
+import { RpcError } from './errors.js';
+import type { EventHub, Subscriber } from './events.js';
+import {
+  chainSchema,
+  credentialsSchema,
+  eventNamesSchema,
+  killArgsSchema,
+  listArgsSchema,
+  parse,
+  queueNameSchema,
+  tokenSchema
+} from './schemas.js';
+
+/** What handlers work with. */
+export interface Services {
+  dispatcher: Dispatcher;
+  users: UserStore;
+  tokens: TokenStore;
+  hub: EventHub;
+  hostname: string;
+  log: Logger;
+}
+
+/** Who sent a request, and through what. */
+export interface Caller {
+  transport: 'ws' | 'rest';
+  /** Remote address, for logs. */
+  address: string;
+  session: Session | null;
+  /** Token the caller presented, if any (REST bearer or WS login). */
+  token: string | null;
+  /** Changes the connection's login (WebSocket only). */
+  login?(session: Session | null, token: string | null): void;
+  /** The connection as an event subscriber (WebSocket only). */
+  subscriber?: Subscriber;
+}
+
+/** A handler's answer: reply args, or no reply at all. */
+export type Reply = { args: unknown } | { silent: true };
+
+type Handler = (
+  args: unknown,
+  caller: Caller,
+  services: Services
+) => Reply | Promise<Reply>;
+
+interface Route {
+  /** Lowest role that may call it; null when no login is needed. */
+  role: Role | null;
+  handler: Handler;
+}
+
+const routes = new Map<string, Route>([
+  ['rpc/identify', { role: null, handler: identify }],
+  ['rpc/auth', { role: null, handler: auth }],
+  ['rpc/auth_token', { role: null, handler: authToken }],
+  ['rpc/auth_clear', { role: null, handler: authClear }],
+  ['rpc/query', { role: 'read', handler: query }],
+  ['rpc/dispatcher', { role: 'read', handler: dispatcher }],
+  ['events/subscribe', { role: 'read', handler: subscribe }],
+  ['events/unsubscribe', { role: 'read', handler: unsubscribe }]
+]);
+
+/** Serves one request; throws RpcError when it cannot. */
+export async function handle(
+  namespace: string,
+  name: string,
+  args: unknown,
+  caller: Caller,
+  services: Services
+): Promise<Reply> {
+  const route = routes.get(`${namespace}/${name}`);
+  if (!route) {
+    throw new RpcError(
+      'not_found',
+      `no such request '${namespace}/${name}'; ` +
+        `known: ${[...routes.keys()].join(', ')}`
+    );
+  }
+  if (route.role !== null) requireRole(caller, route.role);
+  return route.handler(args ?? {}, caller, services);
+}
+
+function requireRole(caller: Caller, role: Role): Session {
+  const { session } = caller;
+  if (!session) {
+    throw new RpcError(
+      'unauthorized',
+      'log in first: rpc/auth with username and password, or a valid token'
+    );
+  }
+  if (role === 'full' && session.role !== 'full') {
+    throw new RpcError(
+      'forbidden',
+      `user '${session.user}' has read-only access; this needs full access`
+    );
+  }
+  return session;
+}
+
+function identify(_: unknown, __: Caller, services: Services): Reply {
+  return { args: { type: 'server', hostname: services.hostname } };
+}
+
+async function auth(
+  args: unknown,
+  caller: Caller,
+  services: Services
+): Promise<Reply> {
+  const { username, password } = parse(credentialsSchema, args, 'args');
+  const role = await services.users.verify(username, password);
+  services.log.info(
+    { audit: true, user: username, address: caller.address, ok: !!role },
+    'login'
+  );
+  if (!role) {
+    throw new RpcError('unauthorized', 'wrong username or password');
+  }
+  const session = { user: username, role };
+  const { token, seconds } = services.tokens.issue(session);
+  caller.login?.(session, token);
+  return { args: [token, seconds] };
+}
+
+function authToken(args: unknown, caller: Caller, services: Services): Reply {
+  const { token } = parse(tokenSchema, args, 'args');
+  const session = services.tokens.resolve(token);
+  if (!session) {
+    throw new RpcError('unauthorized', 'the token is unknown or expired');
+  }
+  caller.login?.(session, token);
+  return {
+    args: [token, Math.round(services.tokens.idleMs / 1000)]
+  };
+}
+
+function authClear(args: unknown, caller: Caller, services: Services): Reply {
+  const given = (args as { token?: unknown } | null)?.token;
+  const token = typeof given === 'string' ? given : caller.token;
+  if (token) services.tokens.revoke(token);
+  caller.login?.(null, null);
+  // The original sent no reply on the WebSocket; REST must answer.
+  return caller.transport === 'ws' ? { silent: true } : { args: {} };
+}
+
+function query(_: unknown, caller: Caller): Reply {
+  const write = caller.session?.role === 'full' ? 'read/write' : 'read';
+  return {
+    args: {
+      'rpc/dispatcher': write,
+      'rpc/identify': 'read',
+      'rpc/query': 'read',
+      'events/dispatcher': 'read'
+    }
+  };
+}
+
+function subscribe(args: unknown, caller: Caller, services: Services): Reply {
+  const names = eventNames(args, caller);
+  services.hub.subscribe(caller.subscriber!);
+  services.log.debug({ address: caller.address, names }, 'subscribed');
+  return { args: { subscribed: names } };
+}
+
+function unsubscribe(
+  args: unknown,
+  caller: Caller,
+  services: Services
+): Reply {
+  const names = eventNames(args, caller);
+  services.hub.unsubscribe(caller.subscriber!);
+  return { args: { unsubscribed: names } };
+}
+
+function eventNames(args: unknown, caller: Caller): string[] {
+  if (!caller.subscriber) {
+    throw new RpcError(
+      'bad_request',
+      'events need a WebSocket connection; REST cannot carry them'
+    );
+  }
+  const names = parse(eventNamesSchema, args, 'args');
+  for (const name of names) {
+    if (name !== 'dispatcher') {
+      throw new RpcError(
+        'unknown_event',
+        `no event '${name}'; this server sends: dispatcher`
+      );
+    }
+  }
+  return names;
+}
+
+type Action = (args: Record<string, unknown>, session: Session,
+  services: Services) => Reply;
+
+const actions = new Map<string, { role: Role; run: Action }>([
+  ['run', { role: 'full', run: runJobs }],
+  ['list', { role: 'read', run: listJobs }],
+  ['kill', { role: 'full', run: killJobs }]
+]);
+
+function dispatcher(args: unknown, caller: Caller, services: Services): Reply {
+  if (typeof args !== 'object' || args === null || Array.isArray(args)) {
+    throw new RpcError('bad_request', 'args must be an object');
+  }
+  const record = args as Record<string, unknown>;
+  const name = record.action;
+  if (typeof name !== 'string') {
+    throw new RpcError(
+      'bad_request',
+      'args.action is required: one of run, list, kill'
+    );
+  }
+  const action = actions.get(name);
+  if (!action) {
+    throw new RpcError(
+      'unknown_action',
+      `args.action '${name}' is not one of run, list, kill`
+    );
+  }
+  const session = requireRole(caller, action.role);
+  return action.run(record, session, services);
+}
+
+function runJobs(
+  args: Record<string, unknown>,
+  session: Session,
+  services: Services
+): Reply {
+  const queue =
+    args.queue === undefined
+      ? 'no_queue'
+      : parse(queueNameSchema, args.queue, 'args.queue');
+  const jobs: JobRequest[] = [];
+  for (const [id, value] of Object.entries(args)) {
+    if (id === 'action' || id === 'queue') continue;
+    if (id.length > 256) {
+      throw new RpcError('bad_request', 'job ids must be at most 256 characters');
+    }
+    jobs.push({ id, commands: parse(chainSchema, value, `args.${id}`) });
+  }
+  if (jobs.length === 0) {
+    throw new RpcError(
+      'bad_request',
+      'args has no job: give each job as "ID": "command" or ["cmd", ...]'
+    );
+  }
+  const result = services.dispatcher.run(queue, jobs, session.user);
+  if (!result.ok) throw new RpcError(result.error, result.detail);
+  return { args: { started: result.started, queue: result.queue } };
+}
+
+function listJobs(
+  args: Record<string, unknown>,
+  _: Session,
+  services: Services
+): Reply {
+  const { queue } = parse(listArgsSchema, args, 'args');
+  const { dispatcher } = services;
+  const known = dispatcher.queues.map((config) => config.name);
+  if (queue !== undefined && !known.includes(queue)) {
+    throw new RpcError(
+      'unknown_queue',
+      `queue '${queue}' does not exist (queues: ${known.join(', ')})`
+    );
+  }
+  const jobs: Record<string, Record<string, unknown>> = {};
+  const queues: Record<string, unknown> = {};
+  for (const [name, entries] of dispatcher.list()) {
+    if (queue !== undefined && name !== queue) continue;
+    const limit = dispatcher.queues.find((c) => c.name === name)!.concurrency;
+    const serial = Number.isFinite(limit);
+    const listed: Record<string, unknown> = {};
+    let running = 0;
+    for (const entry of entries) {
+      if (entry.state === 'running') running++;
+      listed[entry.job.id] = {
+        commands: entry.job.commands,
+        state: entry.state,
+        ...(serial && { queue_position: String(entry.position) }),
+        pid: entry.pid,
+        current_cmd:
+          entry.state === 'running' ? entry.job.commands[entry.index] : '',
+        time_submitted: isoTime(entry.job.submittedAt),
+        time_started: isoTime(entry.startedAt),
+        submitted_by: entry.job.submittedBy
+      };
+    }
+    if (entries.length > 0) jobs[name] = listed;
+    queues[name] = {
+      limit: serial ? limit : 'unlimited',
+      running,
+      pending: entries.length - running
+    };
+  }
+  return { args: { jobs, queues } };
+}
+
+function killJobs(
+  args: Record<string, unknown>,
+  session: Session,
+  services: Services
+): Reply {
+  const { job_id, grace } = parse(killArgsSchema, args, 'args');
+  const ids = typeof job_id === 'string' ? [job_id] : job_id;
+  const graceMs = grace === undefined ? undefined : Math.round(grace * 1000);
+  const result = services.dispatcher.kill(ids, session.user, graceMs);
+  return {
+    args: {
+      killed: {
+        jobs: result.killed,
+        finished: result.finished,
+        unknown: result.unknown
+      }
+    }
+  };
+}

@@ -1,0 +1,94 @@
+/**
+ * Request schemas, shared by the WebSocket and REST transports. A request
+ * that does not fit is refused with a `detail` naming the field and what
+ * it should have been.
+ */
+import { z } from 'zod';
+
+import { RpcError } from './errors.js';
+
+/** The WebSocket envelope. `id` is echoed back in the reply. */
+export const envelopeSchema = z.object({
+  namespace: z.string({ error: 'namespace must be a string' }),
+  name: z.string({ error: 'name must be a string' }),
+  id: z.union([z.string(), z.number()], {
+    error: 'id must be a string or a number'
+  }).optional(),
+  args: z.unknown().optional()
+});
+
+export type Envelope = z.infer<typeof envelopeSchema>;
+
+const jobId = z
+  .string()
+  .min(1, 'job ids must not be empty')
+  .max(256, 'job ids must be at most 256 characters');
+
+const command = z
+  .string({ error: 'must be a command string' })
+  .refine((text) => text.trim().length > 0, 'must not be a blank command');
+
+/** A job's chain: one command string or a non-empty array of them. */
+export const chainSchema = z.union(
+  [command.transform((text) => [text]), z.array(command).min(1)],
+  { error: 'must be a command string or a non-empty array of them' }
+);
+
+export const queueNameSchema = z.string({ error: 'must be a queue name' });
+
+export const killArgsSchema = z.object({
+  action: z.literal('kill'),
+  job_id: z.union([jobId, z.array(jobId).min(1)], {
+    error: 'must be a string or an array of strings'
+  }),
+  grace: z
+    .number({ error: 'must be a number of seconds' })
+    .min(0, 'must not be negative')
+    .max(3600, 'must be at most 3600 seconds')
+    .optional()
+});
+
+export const listArgsSchema = z.object({
+  action: z.literal('list'),
+  queue: queueNameSchema.optional()
+});
+
+export const credentialsSchema = z.object({
+  username: z.string({ error: 'must be a string' }),
+  password: z.string({ error: 'must be a string' })
+});
+
+export const tokenSchema = z.object({
+  token: z.string({ error: 'must be a string' })
+});
+
+export const eventNamesSchema = z.union(
+  [z.string().transform((name) => [name]), z.array(z.string()).min(1)],
+  { error: 'must be an event name or an array of them' }
+);
+
+/**
+ * Parses `value` with `schema`, or throws a 400 whose detail names the
+ * first bad field under `prefix` (e.g. `args.job_id must be ...`).
+ */
+export function parse<T extends z.ZodType>(
+  schema: T,
+  value: unknown,
+  prefix: string
+): z.infer<T> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const path = [prefix, ...issue.path.map(String)].join('.');
+  throw new RpcError('bad_request', `${path} ${describe(issue)}`);
+}
+
+function describe(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_type' && issue.input === undefined) {
+    return 'is required';
+  }
+  if (issue.code === 'unrecognized_keys') {
+    return `has unknown keys: ${issue.keys.join(', ')}`;
+  }
+  return issue.message;
+}
