@@ -81,6 +81,7 @@ export function refuseRun(
       detail: `queue '${queue}' does not exist (queues: ${known})`
     };
   }
+  const seen = new Set<string>();
   for (const job of jobs) {
     const holder = context.index.get(job.id);
     if (holder !== undefined) {
@@ -90,6 +91,14 @@ export function refuseRun(
         detail: `job id '${job.id}' is already live in ${holder}`
       };
     }
+    if (seen.has(job.id)) {
+      return {
+        ok: false,
+        error: 'job_id_in_use',
+        detail: `job id '${job.id}' appears twice in this request`
+      };
+    }
+    seen.add(job.id);
   }
   return null;
 }

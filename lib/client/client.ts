@@ -77,10 +77,15 @@ export class Client extends EventEmitter<{
     socket.on('error', () => {});
     const client = new Client(url, socket);
     if (credentials) {
-      await client.request('rpc', 'auth', {
-        username: credentials.user,
-        password: credentials.password
-      });
+      try {
+        await client.request('rpc', 'auth', {
+          username: credentials.user,
+          password: credentials.password
+        });
+      } catch (error) {
+        await client.close();
+        throw error;
+      }
     }
     return client;
   }
