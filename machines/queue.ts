@@ -41,7 +41,8 @@ export interface QueueContext extends QueueInput {
 export type QueueEvent =
   | { type: 'QUEUE.ENQUEUE'; jobs: QueuedJob[] }
   | { type: 'QUEUE.KILL'; id: string; by: string; graceMs?: number }
-  | { type: 'JOB.ENDED'; id: string };
+  | { type: 'JOB.ENDED'; id: string }
+  | { type: 'QUEUE.CLOSE' };
 
 export interface KillParams {
   id: string;
@@ -117,26 +118,40 @@ export const queueMachine = setup({
     pending: new Fifo<QueuedJob>(),
     running: new Set<string>()
   }),
-  initial: 'idle',
-  on: {
-    'QUEUE.ENQUEUE': {
-      target: '.busy',
-      actions: [
-        'enqueue',
-        {
-          type: 'jobsQueued',
-          params: ({ event }) => ({ jobs: event.jobs })
-        },
-        'admit'
-      ]
-    },
-    'QUEUE.KILL': { actions: 'kill' },
-    'JOB.ENDED': { actions: ['release', 'admit'] }
-  },
+  initial: 'open',
   states: {
-    idle: {},
-    busy: {
-      always: { guard: 'empty', target: 'idle' }
+    open: {
+      initial: 'idle',
+      on: {
+        'QUEUE.ENQUEUE': {
+          target: '.busy',
+          actions: [
+            'enqueue',
+            {
+              type: 'jobsQueued',
+              params: ({ event }) => ({ jobs: event.jobs })
+            },
+            'admit'
+          ]
+        },
+        'QUEUE.KILL': { actions: 'kill' },
+        'JOB.ENDED': { actions: ['release', 'admit'] },
+        'QUEUE.CLOSE': 'closed'
+      },
+      states: {
+        idle: {},
+        busy: {
+          always: { guard: 'empty', target: 'idle' }
+        }
+      }
+    },
+    // The server is stopping: running jobs end, nothing new starts, and
+    // pending jobs stay where they are.
+    closed: {
+      on: {
+        'QUEUE.KILL': { actions: 'kill' },
+        'JOB.ENDED': { actions: 'release' }
+      }
     }
   }
 });

@@ -29,7 +29,11 @@ export interface SupervisorInput {
 
 export type RunResult =
   | { ok: true; queue: string; started: string[] }
-  | { ok: false; error: 'unknown_queue' | 'job_id_in_use'; detail: string };
+  | {
+      ok: false;
+      error: 'unknown_queue' | 'job_id_in_use' | 'shutting_down';
+      detail: string;
+    };
 
 export interface KillResult {
   /** Ids the kill acted on: pending jobs ended, running ones signalled. */
@@ -54,7 +58,8 @@ export type SupervisorEvent =
       graceMs?: number;
       respond: (result: KillResult) => void;
     }
-  | { type: 'JOB.ENDED'; id: string; queue: string };
+  | { type: 'JOB.ENDED'; id: string; queue: string }
+  | { type: 'SUPERVISOR.CLOSE' };
 
 type QueueRef = ActorRefFrom<typeof queueMachine>;
 
@@ -160,6 +165,19 @@ export const supervisorMachine = setup({
       }
       event.respond(result);
     }),
+    close: enqueueActions(({ context, enqueue }) => {
+      for (const queue of context.queues.values()) {
+        enqueue.sendTo(queue, { type: 'QUEUE.CLOSE' });
+      }
+    }),
+    refuseRun: ({ event }) => {
+      if (event.type !== 'SUPERVISOR.RUN') return;
+      event.respond({
+        ok: false,
+        error: 'shutting_down',
+        detail: 'the server is stopping and takes no new jobs'
+      });
+    },
     end: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'JOB.ENDED') return;
       if (context.index.get(event.id) !== event.queue) return;
@@ -185,13 +203,19 @@ export const supervisorMachine = setup({
     recentLimit: input.recentLimit
   }),
   initial: 'serving',
+  on: {
+    'SUPERVISOR.KILL': { actions: 'kill' },
+    'JOB.ENDED': { actions: 'end' }
+  },
   states: {
     serving: {
       on: {
         'SUPERVISOR.RUN': { actions: 'run' },
-        'SUPERVISOR.KILL': { actions: 'kill' },
-        'JOB.ENDED': { actions: 'end' }
+        'SUPERVISOR.CLOSE': { target: 'closed', actions: 'close' }
       }
+    },
+    closed: {
+      on: { 'SUPERVISOR.RUN': { actions: 'refuseRun' } }
     }
   }
 });

@@ -104,7 +104,6 @@ export class Dispatcher extends EventEmitter<{
   readonly options: DispatcherOptions;
   #supervisor: Actor<typeof supervisorMachine> | null = null;
   #live = new Map<string, LiveJob>();
-  #accepting = false;
   readonly #jobLogic: typeof jobMachine;
 
   constructor(options: DispatcherOptions) {
@@ -133,7 +132,6 @@ export class Dispatcher extends EventEmitter<{
       }
     });
     this.#supervisor.start();
-    this.#accepting = true;
   }
 
   /** Names of the queues with their limits. */
@@ -146,9 +144,6 @@ export class Dispatcher extends EventEmitter<{
    * the result says why.
    */
   run(queue: string, requests: JobRequest[], by: string): RunResult {
-    if (!this.#accepting) {
-      return { ok: false, error: 'unknown_queue', detail: 'shutting down' };
-    }
     const now = Date.now();
     const jobs: QueuedJob[] = requests.map((request) => ({
       id: request.id,
@@ -226,21 +221,14 @@ export class Dispatcher extends EventEmitter<{
   }
 
   /**
-   * Stops taking jobs and kills every running one (SIGTERM, SIGKILL
-   * after the grace period); resolves when all their trees are gone.
-   * Pending jobs are dropped without running.
+   * Stops taking jobs and starting pending ones, and kills every running
+   * job (SIGTERM, SIGKILL after the grace period); resolves when all
+   * their trees are gone. Pending jobs are dropped without running.
    */
   async stop(): Promise<void> {
-    if (!this.#supervisor) return;
-    this.#accepting = false;
-    const { queues } = this.#supervisor.getSnapshot().context;
-    const pending: string[] = [];
-    for (const ref of queues.values()) {
-      for (const job of ref.getSnapshot().context.pending) {
-        pending.push(job.id);
-      }
-    }
-    this.kill(pending, 'shutdown');
+    const supervisor = this.#supervisor;
+    if (!supervisor) return;
+    supervisor.send({ type: 'SUPERVISOR.CLOSE' });
     const endings = [...this.#live.values()].map(
       (live) =>
         new Promise<void>((resolve) => {
@@ -250,7 +238,7 @@ export class Dispatcher extends EventEmitter<{
     );
     this.kill([...this.#live.keys()], 'shutdown');
     await Promise.all(endings);
-    this.#supervisor.stop();
+    supervisor.stop();
     this.#supervisor = null;
   }
 

@@ -1,0 +1,23 @@
+/**
+ * Running a job's commands as real processes: splitting command strings,
+ * spawning each command in its own process group, capturing its output
+ * within a limit, and stopping its whole process tree.
+ */
+
+export { CommandLineError, splitCommand } from './command-line.js';
+export { CommandProcess } from './command-process.js';
+export {
+  DEFAULT_DRAIN_MS,
+  type CommandOptions,
+  type CommandResult,
+  type CommandSignal,
+  type OutputStream,
+} from './command-types.js';
+export { DEFAULT_MAX_OUTPUT_BYTES, OutputBuffer } from './output.js';
+export {
+  groupAlive,
+  groupMembers,
+  signalDescendants,
+  signalGroup,
+  type GroupMember,
+} from './process-tree.js';

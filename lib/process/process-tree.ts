@@ -1,0 +1,173 @@
+/**
+ * Signalling and inspecting the processes a command leaves around it.
+ *
+ * Every command runs as the leader of its own process group, so the
+ * group id is the command's pid. A wrong id here is dangerous: kill(2)
+ * with 0 hits the supervisor's own group, -1 every process we may signal,
+ * and 1 is init, so each function refuses such ids before calling it.
+ */
+
+import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+
+import treeKill from 'tree-kill';
+
+import { errorCode } from './errno.js';
+
+/** A process found in a process group by {@link groupMembers}. */
+export interface GroupMember {
+  pid: number;
+  /** True when it has exited and waits to be reaped: already dead. */
+  zombie: boolean;
+}
+
+/**
+ * Sends a signal to every process of a process group.
+ *
+ * @param pgid process group id, an integer above 1 that is not our pid
+ * @returns false when no process is in the group (ESRCH)
+ * @throws {RangeError} for an id that would reach the wrong processes
+ * @throws the kill(2) error for anything but ESRCH, e.g. EPERM
+ */
+export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
+  assertTarget(pgid, 'process group');
+  return kill(-pgid, signal);
+}
+
+/**
+ * Tells whether any process is in a process group. Zombies count, as they
+ * do for kill(2); see {@link groupMembers} to tell them apart.
+ *
+ * @param pgid process group id, an integer above 1 that is not our pid
+ * @returns true also when the group exists but we may not signal it
+ * @throws {RangeError} for an id that would reach the wrong processes
+ */
+export function groupAlive(pgid: number): boolean {
+  assertTarget(pgid, 'process group');
+  try {
+    return kill(-pgid, 0);
+  } catch (err) {
+    if (errorCode(err) === 'EPERM') return true;
+    throw err;
+  }
+}
+
+/**
+ * Sends a signal to a process and all its descendants, found by parent
+ * id with `tree-kill`. This reaches descendants that left the process
+ * group (setsid), which a group signal misses. It lists the tree before
+ * signalling anyone, so signal the group after it resolves: a group
+ * signal first would orphan descendants before they are found.
+ *
+ * Resolves without signalling anything when the process lister that
+ * tree-kill runs (`ps`, or `pgrep` on macOS) is not on the PATH, because
+ * tree-kill would crash the supervisor with an unhandled spawn error.
+ *
+ * @param pid the root process, an integer above 1 that is not our pid
+ * @returns resolves once signals went out; processes that exited meanwhile
+ *   are not an error
+ * @throws {RangeError} at once for an id that would reach the wrong
+ *   processes; rejects for other kill(2) errors, e.g. EPERM
+ */
+export function signalDescendants(
+  pid: number,
+  signal: NodeJS.Signals,
+): Promise<void> {
+  assertTarget(pid, 'process');
+  if (!processListerAvailable()) return Promise.resolve();
+
+  // TODO(safety): tree-kill signals by pid after listing with `ps`; a
+  // listed process that exits meanwhile may have its pid reused, and the
+  // signal then hits a stranger. Freezing the group first (as
+  // CommandProcess does) closes this for group members only.
+
+  return new Promise((resolve, reject) => {
+    treeKill(pid, signal, (err) => {
+      if (err === undefined || err === null || errorCode(err) === 'ESRCH') {
+        resolve();
+      } else {
+        reject(err);
+      }
+    });
+  });
+}
+
+/**
+ * Lists the processes of a process group from /proc, zombies included.
+ *
+ * Needed because kill(2) answers for zombies too, and where PID 1 does not
+ * reap orphans (some containers and VMs) they stay in the group forever.
+ * Processes that exit while /proc is read may be missed.
+ *
+ * @returns null where /proc cannot be read (not Linux, or not mounted)
+ */
+export function groupMembers(pgid: number): GroupMember[] | null {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return null;
+  }
+
+  const members: GroupMember[] = [];
+  for (const entry of entries) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+    } catch {
+      continue; // exited since the directory was listed
+    }
+
+    // "pid (comm) state ppid pgrp ...": comm may hold spaces and ")".
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[2]) !== pgid) continue;
+    members.push({ pid, zombie: fields[0] === 'Z' || fields[0] === 'X' });
+  }
+  return members;
+}
+
+/**
+ * Refuses an id that kill(2) would turn against the wrong processes:
+ * anything but an integer above 1, and our own pid.
+ *
+ * @throws {RangeError} naming the id
+ */
+export function assertTarget(id: number, what = 'process group'): void {
+  if (!Number.isSafeInteger(id) || id <= 1 || id === process.pid) {
+    throw new RangeError(`refusing to signal ${what} ${id}`);
+  }
+}
+
+/** kill(2) that reports a missing target as false instead of throwing. */
+function kill(target: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(target, signal);
+    return true;
+  } catch (err) {
+    if (errorCode(err) === 'ESRCH') return false;
+    throw err;
+  }
+}
+
+// Looked up on first use rather than at import; the PATH rarely changes.
+let listerAvailable: boolean | undefined;
+
+function processListerAvailable(): boolean {
+  if (listerAvailable !== undefined) return listerAvailable;
+  if (process.platform === 'win32') return (listerAvailable = true);
+
+  const lister = process.platform === 'darwin' ? 'pgrep' : 'ps';
+  const dirs = (process.env['PATH'] ?? '').split(delimiter);
+  listerAvailable = dirs.some((dir) => {
+    try {
+      accessSync(join(dir, lister), constants.X_OK);
+      return dir !== '';
+    } catch {
+      return false;
+    }
+  });
+  return listerAvailable;
+}
