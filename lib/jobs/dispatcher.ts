@@ -88,6 +88,22 @@ export interface ListEntry {
   index: number;
 }
 
+/** Which jobs `list` returns. */
+export interface ListOptions {
+  /** Only this queue. */
+  queue?: string;
+  /** At most this many jobs. */
+  limit?: number;
+  /** Start after this job id (the `next` of the previous page). */
+  after?: string;
+}
+
+export interface Listing {
+  entries: ListEntry[];
+  /** Cursor for the next page, or null when this was the last. */
+  next: string | null;
+}
+
 type JobActor = Actor<typeof jobMachine>;
 
 interface LiveJob {
@@ -178,40 +194,73 @@ export class Dispatcher extends EventEmitter<{
     return result!;
   }
 
-  /** Every pending and running job, per queue, in queue order. */
-  list(): Map<string, ListEntry[]> {
-    const listing = new Map<string, ListEntry[]>();
+  /**
+   * Pending and running jobs in queue order (queues as configured; in
+   * each, running jobs first, then pending ones in the order they will
+   * start). `limit` and `after` (the last id of the previous page) page
+   * through them; `next` is the cursor for the next page, or null.
+   */
+  list(options: ListOptions = {}): Listing {
+    const limit = options.limit ?? Infinity;
+    let skipping = options.after !== undefined;
+    const entries: ListEntry[] = [];
+    for (const entry of this.#entries(options.queue)) {
+      if (skipping) {
+        skipping = entry.job.id !== options.after;
+        continue;
+      }
+      if (entries.length === limit) {
+        return { entries, next: entries[entries.length - 1].job.id };
+      }
+      entries.push(entry);
+    }
+    if (skipping) {
+      throw new Error(`job '${options.after}' is not pending or running`);
+    }
+    return { entries, next: null };
+  }
+
+  /** How many jobs run and wait in each queue. */
+  queueSizes(): Map<string, { running: number; pending: number }> {
+    const sizes = new Map<string, { running: number; pending: number }>();
     const { queues } = this.#supervisorRef().getSnapshot().context;
     for (const [name, ref] of queues) {
       const { pending, running } = ref.getSnapshot().context;
-      const entries: ListEntry[] = [];
+      sizes.set(name, { running: running.size, pending: pending.size });
+    }
+    return sizes;
+  }
+
+  *#entries(only?: string): Generator<ListEntry> {
+    const { queues } = this.#supervisorRef().getSnapshot().context;
+    for (const [name, ref] of queues) {
+      if (only !== undefined && name !== only) continue;
+      const { pending, running } = ref.getSnapshot().context;
       for (const id of running) {
         const live = this.#live.get(id);
         if (!live) continue;
         const context = live.actor.getSnapshot().context;
-        entries.push({
+        yield {
           job: live.job,
           state: 'running',
           position: 0,
           pid: context.pid,
           startedAt: context.startedAt,
           index: context.index
-        });
+        };
       }
       let position = 1;
       for (const job of pending) {
-        entries.push({
+        yield {
           job,
           state: 'pending',
           position: position++,
           pid: null,
           startedAt: null,
           index: 0
-        });
+        };
       }
-      listing.set(name, entries);
     }
-    return listing;
   }
 
   /** The log of a running job, or undefined. */

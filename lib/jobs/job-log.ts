@@ -25,6 +25,9 @@ export interface CommandLog {
   pid: number | null;
   time_started: string | null;
   time_finished: string | null;
+  /** Epoch milliseconds, with a fraction. */
+  started_at: number | null;
+  finished_at: number | null;
   exit_code: number | null;
   signal: string | null;
   error: string | null;
@@ -92,6 +95,8 @@ function commandLog(
     pid: outcome ? outcome.pid : running ? facts.pid : null,
     time_started: isoTime(outcome?.startedAt ?? null),
     time_finished: isoTime(outcome?.finishedAt ?? null),
+    started_at: outcome?.startedAt ?? null,
+    finished_at: outcome?.finishedAt ?? null,
     exit_code: outcome?.exitCode ?? null,
     signal: outcome?.signal ?? null,
     error: outcome?.error ?? null,

@@ -97,7 +97,7 @@ export class CommandProcess {
   start(): void {
     if (this.#state !== 'idle') throw new Error('command already started');
     this.#state = 'running';
-    this.#startedAt = Date.now();
+    this.#startedAt = preciseNow();
 
     try {
       this.#argv = splitCommand(this.command);
@@ -253,13 +253,21 @@ export class CommandProcess {
       argv: this.#argv,
       pid: this.#pid,
       startedAt: this.#startedAt,
-      finishedAt: Date.now(),
+      finishedAt: preciseNow(),
       exitCode: this.#exitCode,
       signal: this.#exitSignal,
       error,
       output: this.#output,
     });
   }
+}
+
+/**
+ * Epoch milliseconds with a fraction: the gap between one command's end
+ * and the next one's start is well under a millisecond.
+ */
+function preciseNow(): number {
+  return performance.timeOrigin + performance.now();
 }
 
 function assertDuration(name: string, ms: number): void {

@@ -34,6 +34,8 @@ export class EventHub {
   #listener = (event: JobEvent) => this.#onJob(event);
   #dispatcher: Dispatcher | null = null;
   #outbox: string[] = [];
+  /** Number of the last event sent; counts from 1 per server run. */
+  #seq = 0;
   #flushing: NodeJS.Immediate | null = null;
 
   constructor(intervalMs: number) {
@@ -169,6 +171,8 @@ export class EventHub {
   }
 
   #broadcast(args: Record<string, unknown>): void {
+    args.seq = ++this.#seq;
+    args.time = new Date().toISOString();
     this.#outbox.push(
       JSON.stringify({ namespace: 'events', name: 'dispatcher', id: '', args })
     );

@@ -267,45 +267,50 @@ function listJobs(
   _: Session,
   services: Services
 ): Reply {
-  const { queue } = parse(listArgsSchema, args, 'args');
+  const { queue, limit, after } = parse(listArgsSchema, args, 'args');
   const { dispatcher } = services;
-  const known = dispatcher.queues.map((config) => config.name);
-  if (queue !== undefined && !known.includes(queue)) {
+  const limits = new Map(
+    dispatcher.queues.map((config) => [config.name, config.concurrency])
+  );
+  if (queue !== undefined && !limits.has(queue)) {
     throw new RpcError(
       'unknown_queue',
-      `queue '${queue}' does not exist (queues: ${known.join(', ')})`
+      `queue '${queue}' does not exist ` +
+        `(queues: ${[...limits.keys()].join(', ')})`
     );
   }
+  let listing;
+  try {
+    listing = dispatcher.list({ queue, limit, after });
+  } catch (error) {
+    throw new RpcError('bad_request', `args.after: ${(error as Error).message}`);
+  }
   const jobs: Record<string, Record<string, unknown>> = {};
-  const queues: Record<string, unknown> = {};
-  for (const [name, entries] of dispatcher.list()) {
-    if (queue !== undefined && name !== queue) continue;
-    const limit = dispatcher.queues.find((c) => c.name === name)!.concurrency;
-    const serial = Number.isFinite(limit);
-    const listed: Record<string, unknown> = {};
-    let running = 0;
-    for (const entry of entries) {
-      if (entry.state === 'running') running++;
-      listed[entry.job.id] = {
-        commands: entry.job.commands,
-        state: entry.state,
-        ...(serial && { queue_position: String(entry.position) }),
-        pid: entry.pid,
-        current_cmd:
-          entry.state === 'running' ? entry.job.commands[entry.index] : '',
-        time_submitted: isoTime(entry.job.submittedAt),
-        time_started: isoTime(entry.startedAt),
-        submitted_by: entry.job.submittedBy
-      };
-    }
-    if (entries.length > 0) jobs[name] = listed;
-    queues[name] = {
-      limit: serial ? limit : 'unlimited',
-      running,
-      pending: entries.length - running
+  for (const entry of listing.entries) {
+    const { job } = entry;
+    const serial = Number.isFinite(limits.get(job.queue));
+    jobs[job.queue] ??= {};
+    jobs[job.queue][job.id] = {
+      commands: job.commands,
+      state: entry.state,
+      ...(serial && { queue_position: String(entry.position) }),
+      pid: entry.pid,
+      current_cmd: entry.state === 'running' ? job.commands[entry.index] : '',
+      time_submitted: isoTime(job.submittedAt),
+      time_started: isoTime(entry.startedAt),
+      submitted_by: job.submittedBy
     };
   }
-  return { args: { jobs, queues } };
+  const queues: Record<string, unknown> = {};
+  for (const [name, sizes] of dispatcher.queueSizes()) {
+    if (queue !== undefined && name !== queue) continue;
+    const concurrency = limits.get(name)!;
+    queues[name] = {
+      limit: Number.isFinite(concurrency) ? concurrency : 'unlimited',
+      ...sizes
+    };
+  }
+  return { args: { jobs, queues, next: listing.next } };
 }
 
 function killJobs(

@@ -50,7 +50,13 @@ export const killArgsSchema = z.object({
 
 export const listArgsSchema = z.object({
   action: z.literal('list'),
-  queue: queueNameSchema.optional()
+  queue: queueNameSchema.optional(),
+  limit: z
+    .number({ error: 'must be a whole number of jobs' })
+    .int('must be a whole number of jobs')
+    .min(1, 'must be at least 1')
+    .optional(),
+  after: z.string({ error: 'must be a job id' }).optional()
 });
 
 export const credentialsSchema = z.object({
