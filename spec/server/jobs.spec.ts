@@ -253,6 +253,39 @@ describe('jobs over the WebSocket API', function () {
       limit: 1, running: 1, pending: 1
     });
   });
+
+  it('pages through a long queue with limit and after', async function () {
+    const args: Record<string, unknown> = {
+      action: 'run', queue: 'pkg_queue'
+    };
+    for (let i = 0; i < 250; i++) args[`page-${i}`] = 'sleep 30';
+    await client.dispatcher(args);
+    const seen: string[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await client.dispatcher({
+        action: 'list', queue: 'pkg_queue', limit: 100,
+        ...(after && { after })
+      });
+      const ids = Object.keys(page.jobs.pkg_queue);
+      expect(ids.length).to.be.at.most(100);
+      seen.push(...ids);
+      if (page.next === null) break;
+      expect(page.next).to.equal(ids.at(-1));
+      after = page.next;
+    }
+    expect(seen).to.deep.equal(
+      Array.from({ length: 250 }, (_, i) => `page-${i}`)
+    );
+    const last = await client.dispatcher({
+      action: 'list', queue: 'pkg_queue', limit: 1, after: 'page-248'
+    });
+    expect(last.jobs.pkg_queue['page-249'].queue_position).to.equal('249');
+    const gone = await client.dispatcher({
+      action: 'list', after: 'nobody'
+    }).catch((e) => e);
+    expect(gone.code).to.equal(400);
+  });
 });
 
 /** Waits until the group has at least `count` processes. */
