@@ -27,6 +27,7 @@ export function createLogger(
 /** Logs one line per job start, kill signal and end. */
 export function logJobs(dispatcher: Dispatcher, log: Logger): () => void {
   const listener = (event: JobEvent) => {
+    if (event.type === 'queued') return;
     const base = { jobId: event.job.id, queue: event.job.queue };
     switch (event.type) {
       case 'started':

@@ -13,6 +13,17 @@ import { EventHub } from './rpc/events.js';
 import type { Services } from './rpc/handlers.js';
 import { RestTransport } from './rpc/rest-server.js';
 import { WsTransport } from './rpc/ws-server.js';
+import { OutputFiles } from './store/output-files.js';
+import { Recorder } from './store/recorder.js';
+import {
+  endInterrupted,
+  markCleanStop,
+  requeuePending,
+  type Recovery
+} from './store/recovery.js';
+import { schedulePruning } from './store/retention.js';
+import { SqliteStore } from './store/sqlite-store.js';
+import type { JobStore } from './store/store.js';
 
 export interface ServerOptions {
   /** Logger to use; default: JSON lines on stdout at `info`. */
@@ -30,8 +41,13 @@ export class DispatcherServer {
   adminPassword: string | undefined;
   #ws: WsTransport | null = null;
   #rest: RestTransport | null = null;
-  #hub: EventHub;
+  #hub: EventHub | null = null;
   #unlog: (() => void) | null = null;
+  #store: JobStore | null = null;
+  #recorder: Recorder | null = null;
+  #stopPruning: (() => void) | null = null;
+  /** What start-up recovery found; set once `start()` has resolved. */
+  recovery: Recovery | null = null;
 
   constructor(config: ServerConfig, options: ServerOptions = {}) {
     this.config = config;
@@ -43,18 +59,42 @@ export class DispatcherServer {
       recentJobs: config.recentJobs,
       cwd: config.jobCwd
     });
-    this.#hub = new EventHub(config.outputIntervalMs);
   }
 
-  /** Opens the users file, starts the queues, then both listeners. */
+  /**
+   * Opens the users file and the job store, recovers what the last run
+   * left unfinished, starts the queues, then both listeners.
+   */
   async start(): Promise<void> {
-    const { store, adminPassword } = await UserStore.open(this.config.dataDir);
+    const { config, log } = this;
+    const { store, adminPassword } = await UserStore.open(config.dataDir);
     this.adminPassword = adminPassword;
+    const jobs = new SqliteStore(config.dataDir);
+    this.#store = jobs;
+    const files = new OutputFiles(
+      config.dataDir, config.outputCapBytes, this.#outputFault()
+    );
+    const recoveryOptions = {
+      graceMs: config.graceMs,
+      pauseAfterCrash: config.pauseAfterCrash,
+      log
+    };
+    const ended = await endInterrupted(jobs, files, recoveryOptions);
+    this.#hub = new EventHub({
+      intervalMs: config.outputIntervalMs,
+      backlog: config.eventBacklog,
+      lastSeq: Number(jobs.getMeta('event_seq') ?? 0),
+      onDelivered: (seq) => jobs.setMeta('event_seq', String(seq))
+    });
+    this.#recorder = new Recorder(jobs, files, log);
     const services: Services = {
       dispatcher: this.dispatcher,
       users: store,
       tokens: new TokenStore(this.config.tokenIdleMs),
       hub: this.#hub,
+      store: jobs,
+      files,
+      recorder: this.#recorder,
       hostname: hostname(),
       log: this.log
     };
@@ -62,8 +102,27 @@ export class DispatcherServer {
       this.log.error({ err: error }, 'job actor failed')
     );
     this.#unlog = logJobs(this.dispatcher, this.log);
+    this.#recorder.attach(this.dispatcher);
     this.#hub.attach(this.dispatcher);
     this.dispatcher.start();
+    const requeued = requeuePending(
+      jobs, this.dispatcher, ended.crashed, recoveryOptions,
+      (id, key) => this.#recorder!.adopt(id, key)
+    );
+    this.recovery = { ...ended, ...requeued };
+    if (ended.crashed || ended.interrupted.length || requeued.requeued) {
+      log.warn({
+        crashed: ended.crashed,
+        interrupted: ended.interrupted,
+        requeued: requeued.requeued,
+        paused: requeued.paused
+      }, 'recovered unfinished jobs');
+    }
+    this.#stopPruning = schedulePruning(jobs, files, {
+      maxAgeMs: config.retentionMaxAgeMs,
+      maxJobs: config.retentionMaxJobs,
+      intervalMs: 60 * 60 * 1000
+    }, log);
     this.#ws = new WsTransport(services);
     this.#rest = new RestTransport(services);
     const { host } = this.config;
@@ -87,14 +146,42 @@ export class DispatcherServer {
   }
 
   /**
-   * Stops listening, kills running jobs (SIGTERM, then SIGKILL after the
-   * grace period) and resolves when their process trees are gone.
+   * Stops listening, then kills running jobs (SIGTERM, then SIGKILL
+   * after the grace period) or, with `onStop: 'wait'`, lets them finish;
+   * resolves when their process trees are gone and the store is closed.
+   * Pending jobs stay in the store for the next start.
    */
   async stop(): Promise<void> {
     await Promise.all([this.#ws?.close(), this.#rest?.close()]);
-    await this.dispatcher.stop();
-    this.#hub.detach();
+    await this.dispatcher.stop(this.config.onStop);
+    this.#hub?.detach();
     this.#unlog?.();
+    this.#stopPruning?.();
+    await this.#recorder?.detach();
+    if (this.#store) {
+      markCleanStop(this.#store);
+      this.#store.close();
+      this.#store = null;
+    }
     this.log.info('stopped');
+  }
+
+  /** Sends SIGKILL to every running job's tree at once. */
+  forceKill(): void {
+    this.dispatcher.forceKill();
+  }
+
+  /** Logs write faults on output files a bounded number of times. */
+  #outputFault() {
+    let reported = 0;
+    return (key: number, error: NodeJS.ErrnoException) => {
+      reported++;
+      if (reported <= 10 || reported % 1000 === 0) {
+        this.log.error(
+          { jobKey: key, code: error.code, reported },
+          'job output could not be written; it is marked truncated'
+        );
+      }
+    };
   }
 }

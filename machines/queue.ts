@@ -25,6 +25,8 @@ export interface QueuedJob {
   commands: string[];
   submittedAt: number;
   submittedBy: string;
+  /** Address the request came from, when known. */
+  submittedFrom?: string;
 }
 
 export interface QueueInput {
@@ -42,6 +44,8 @@ export type QueueEvent =
   | { type: 'QUEUE.ENQUEUE'; jobs: QueuedJob[] }
   | { type: 'QUEUE.KILL'; id: string; by: string; graceMs?: number }
   | { type: 'JOB.ENDED'; id: string }
+  | { type: 'QUEUE.PAUSE' }
+  | { type: 'QUEUE.RESUME' }
   | { type: 'QUEUE.CLOSE' };
 
 export interface KillParams {
@@ -85,6 +89,10 @@ export const queueMachine = setup({
       if (event.type !== 'QUEUE.ENQUEUE') return;
       for (const job of event.jobs) context.pending.push(job);
     },
+    announce: enqueueActions(({ event, enqueue }) => {
+      if (event.type !== 'QUEUE.ENQUEUE') return;
+      enqueue({ type: 'jobsQueued', params: { jobs: event.jobs } });
+    }),
     release: ({ context, event }) => {
       if (event.type === 'JOB.ENDED') context.running.delete(event.id);
     },
@@ -119,24 +127,20 @@ export const queueMachine = setup({
     running: new Set<string>()
   }),
   initial: 'open',
+  on: {
+    'QUEUE.KILL': { actions: 'kill' },
+    'QUEUE.CLOSE': '.closed'
+  },
   states: {
     open: {
       initial: 'idle',
       on: {
         'QUEUE.ENQUEUE': {
           target: '.busy',
-          actions: [
-            'enqueue',
-            {
-              type: 'jobsQueued',
-              params: ({ event }) => ({ jobs: event.jobs })
-            },
-            'admit'
-          ]
+          actions: ['enqueue', 'announce', 'admit']
         },
-        'QUEUE.KILL': { actions: 'kill' },
         'JOB.ENDED': { actions: ['release', 'admit'] },
-        'QUEUE.CLOSE': 'closed'
+        'QUEUE.PAUSE': 'paused'
       },
       states: {
         idle: {},
@@ -145,11 +149,19 @@ export const queueMachine = setup({
         }
       }
     },
+    // Jobs are taken and kept in order, and running ones finish, but
+    // nothing new starts until QUEUE.RESUME.
+    paused: {
+      on: {
+        'QUEUE.ENQUEUE': { actions: ['enqueue', 'announce'] },
+        'JOB.ENDED': { actions: 'release' },
+        'QUEUE.RESUME': { target: 'open.busy', actions: 'admit' }
+      }
+    },
     // The server is stopping: running jobs end, nothing new starts, and
     // pending jobs stay where they are.
     closed: {
       on: {
-        'QUEUE.KILL': { actions: 'kill' },
         'JOB.ENDED': { actions: 'release' }
       }
     }

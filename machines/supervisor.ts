@@ -59,7 +59,9 @@ export type SupervisorEvent =
       respond: (result: KillResult) => void;
     }
   | { type: 'JOB.ENDED'; id: string; queue: string }
-  | { type: 'SUPERVISOR.CLOSE' };
+  | { type: 'SUPERVISOR.CLOSE' }
+  | { type: 'SUPERVISOR.PAUSE'; queue: string }
+  | { type: 'SUPERVISOR.RESUME'; queue: string };
 
 type QueueRef = ActorRefFrom<typeof queueMachine>;
 
@@ -170,6 +172,15 @@ export const supervisorMachine = setup({
         enqueue.sendTo(queue, { type: 'QUEUE.CLOSE' });
       }
     }),
+    forward: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'SUPERVISOR.PAUSE' &&
+          event.type !== 'SUPERVISOR.RESUME') return;
+      const queue = context.queues.get(event.queue);
+      if (!queue) return;
+      enqueue.sendTo(queue, {
+        type: event.type === 'SUPERVISOR.PAUSE' ? 'QUEUE.PAUSE' : 'QUEUE.RESUME'
+      });
+    }),
     refuseRun: ({ event }) => {
       if (event.type !== 'SUPERVISOR.RUN') return;
       event.respond({
@@ -211,6 +222,8 @@ export const supervisorMachine = setup({
     serving: {
       on: {
         'SUPERVISOR.RUN': { actions: 'run' },
+        'SUPERVISOR.PAUSE': { actions: 'forward' },
+        'SUPERVISOR.RESUME': { actions: 'forward' },
         'SUPERVISOR.CLOSE': { target: 'closed', actions: 'close' }
       }
     },

@@ -16,6 +16,7 @@ import {
   type CommandOutcome,
   type JobContext,
   type JobEvent as MachineJobEvent,
+  type KillRecord,
   type ProcessCommand,
   type RunCommandInput,
   type TreeSignal
@@ -57,7 +58,8 @@ export interface JobRequest {
 
 /** What the dispatcher reports. Times are epoch milliseconds. */
 export type JobEvent =
-  | { type: 'queued'; job: QueuedJob }
+  /** Jobs joined a queue; `restored` when brought back from the store. */
+  | { type: 'queued'; jobs: QueuedJob[]; restored: boolean }
   | { type: 'started'; job: QueuedJob; log: Record<string, unknown> }
   | { type: 'command'; job: QueuedJob; index: number; pid: number }
   | { type: 'output'; job: QueuedJob; index: number; text: string }
@@ -71,8 +73,11 @@ export type JobEvent =
       type: 'finished';
       job: QueuedJob;
       outcome: Outcome;
+      startedAt: number | null;
+      finishedAt: number;
       durationMs: number | null;
       outcomes: CommandOutcome[];
+      kill: KillRecord | null;
       killedBy: string | null;
       log: Record<string, unknown>;
     };
@@ -120,6 +125,7 @@ export class Dispatcher extends EventEmitter<{
   readonly options: DispatcherOptions;
   #supervisor: Actor<typeof supervisorMachine> | null = null;
   #live = new Map<string, LiveJob>();
+  #restoring = false;
   readonly #jobLogic: typeof jobMachine;
 
   constructor(options: DispatcherOptions) {
@@ -159,15 +165,54 @@ export class Dispatcher extends EventEmitter<{
    * Queues jobs. Either all of them are queued, in order, or none is and
    * the result says why.
    */
-  run(queue: string, requests: JobRequest[], by: string): RunResult {
+  run(
+    queue: string,
+    requests: JobRequest[],
+    by: string,
+    from?: string
+  ): RunResult {
     const now = Date.now();
     const jobs: QueuedJob[] = requests.map((request) => ({
       id: request.id,
       queue,
       commands: request.commands,
       submittedAt: now,
-      submittedBy: by
+      submittedBy: by,
+      ...(from !== undefined && { submittedFrom: from })
     }));
+    return this.#enqueue(queue, jobs);
+  }
+
+  /**
+   * Puts back jobs that were pending when the server last stopped, with
+   * their original ids, submitters and times, in the order given.
+   */
+  restore(queue: string, jobs: QueuedJob[]): RunResult {
+    this.#restoring = true;
+    try {
+      return this.#enqueue(queue, jobs);
+    } finally {
+      this.#restoring = false;
+    }
+  }
+
+  /** Stops a queue from starting jobs; running ones go on. */
+  pause(queue: string): void {
+    this.#supervisorRef().send({ type: 'SUPERVISOR.PAUSE', queue });
+  }
+
+  /** Lets a paused queue start jobs again. */
+  resume(queue: string): void {
+    this.#supervisorRef().send({ type: 'SUPERVISOR.RESUME', queue });
+  }
+
+  /** Whether a queue is paused. */
+  paused(queue: string): boolean {
+    const ref = this.#supervisorRef().getSnapshot().context.queues.get(queue);
+    return ref?.getSnapshot().matches('paused') ?? false;
+  }
+
+  #enqueue(queue: string, jobs: QueuedJob[]): RunResult {
     let result: RunResult | undefined;
     this.#supervisorRef().send({
       type: 'SUPERVISOR.RUN',
@@ -270,11 +315,12 @@ export class Dispatcher extends EventEmitter<{
   }
 
   /**
-   * Stops taking jobs and starting pending ones, and kills every running
-   * job (SIGTERM, SIGKILL after the grace period); resolves when all
-   * their trees are gone. Pending jobs are dropped without running.
+   * Stops taking jobs and starting pending ones (they stay pending), then
+   * either kills every running job (`'kill'`: SIGTERM, SIGKILL after the
+   * grace period) or lets them finish (`'wait'`). Resolves when every
+   * running job's process tree is gone.
    */
-  async stop(): Promise<void> {
+  async stop(mode: 'kill' | 'wait' = 'kill'): Promise<void> {
     const supervisor = this.#supervisor;
     if (!supervisor) return;
     supervisor.send({ type: 'SUPERVISOR.CLOSE' });
@@ -285,10 +331,20 @@ export class Dispatcher extends EventEmitter<{
           if (live.actor.getSnapshot().status !== 'active') resolve();
         })
     );
-    this.kill([...this.#live.keys()], 'shutdown');
+    if (mode === 'kill') this.kill([...this.#live.keys()], 'shutdown');
     await Promise.all(endings);
     supervisor.stop();
     this.#supervisor = null;
+  }
+
+  /** Sends SIGKILL to every running job's tree at once. */
+  forceKill(): void {
+    if (!this.#supervisor) return;
+    const ids = [...this.#live.keys()];
+    // A second kill escalates straight to SIGKILL; the first may be
+    // needed when the stop was a 'wait'.
+    this.kill(ids, 'shutdown', 0);
+    this.kill(ids, 'shutdown', 0);
   }
 
   #supervisorRef(): Actor<typeof supervisorMachine> {
@@ -300,9 +356,7 @@ export class Dispatcher extends EventEmitter<{
     return queueMachine.provide({
       actions: {
         jobsQueued: (_, { jobs }) => {
-          // Reporting 100 000 queued jobs costs time; skip it unheard.
-          if (this.listenerCount('job') === 0) return;
-          for (const job of jobs) this.#report({ type: 'queued', job });
+          this.#report({ type: 'queued', jobs, restored: this.#restoring });
         },
         startJob: (_, { job }) => this.#startJob(job),
         cancelJob: (_, { job, by }) => this.#cancelJob(job, by),
@@ -395,6 +449,9 @@ export class Dispatcher extends EventEmitter<{
 
   #cancelJob(job: QueuedJob, by: string): void {
     const now = Date.now();
+    const kill: KillRecord = {
+      by, requestedAt: now, graceMs: 0, signals: [], escalated: false
+    };
     const log = jobLog({
       job,
       state: 'finished',
@@ -404,15 +461,18 @@ export class Dispatcher extends EventEmitter<{
       finishedAt: now,
       outcomes: [],
       outputs: [],
-      kill: { by, requestedAt: now, graceMs: 0, signals: [], escalated: false },
+      kill,
       outcome: 'killed'
     });
     this.#report({
       type: 'finished',
       job,
       outcome: 'killed',
+      startedAt: null,
+      finishedAt: now,
       durationMs: null,
       outcomes: [],
+      kill,
       killedBy: by,
       log
     });
@@ -432,11 +492,14 @@ export class Dispatcher extends EventEmitter<{
       type: 'finished',
       job: live.job,
       outcome,
+      startedAt: context.startedAt,
+      finishedAt: context.finishedAt ?? Date.now(),
       durationMs:
         context.startedAt === null || context.finishedAt === null
           ? null
           : context.finishedAt - context.startedAt,
       outcomes: context.outcomes,
+      kill: context.kill,
       killedBy: context.kill?.by ?? null,
       log: this.#log(live, 'finished', outcome)
     });

@@ -15,8 +15,11 @@ import type { QueuedJob } from '../../machines/queue.js';
 /** Job states as the wire names them. */
 export type WireState = 'pending' | 'running' | 'finished';
 
-/** How a finished job ended. */
-export type Outcome = 'success' | 'failure' | 'killed';
+/**
+ * How a finished job ended. `interrupted`: it was running when the
+ * server died, and was ended when the server started again.
+ */
+export type Outcome = 'success' | 'failure' | 'killed' | 'interrupted';
 
 /** One command as reported to clients. */
 export interface CommandLog {

@@ -17,6 +17,11 @@ export const errorCatalogue = {
   body_too_large: { code: 413, message: 'Payload Too Large' },
   unauthorized: { code: 401, message: 'Unauthorized' },
   forbidden: { code: 403, message: 'Forbidden' },
+  locked_out: { code: 403, message: 'Forbidden' },
+  foreign_origin: { code: 403, message: 'Forbidden' },
+  foreign_host: { code: 403, message: 'Forbidden' },
+  too_many_connections: { code: 429, message: 'Too Many Requests' },
+  too_many_jobs: { code: 429, message: 'Too Many Requests' },
   shutting_down: { code: 503, message: 'Service Unavailable' },
   internal: { code: 500, message: 'Internal Server Error' }
 } as const;

@@ -26,9 +26,31 @@ interface PendingOutput {
   lastSent: number;
 }
 
+export interface EventHubOptions {
+  /** Shortest gap between two output events of one job, ms. */
+  intervalMs: number;
+  /** Events kept for subscribers that resume, count. */
+  backlog: number;
+  /** Number of the last event sent before; numbering goes on from it. */
+  lastSeq?: number;
+  /** Told the last sequence number after each batch is delivered. */
+  onDelivered?: (seq: number) => void;
+}
+
+/** What a subscriber resuming from a sequence number gets. */
+export interface Resumption {
+  /** Events sent again. */
+  replayed: number;
+  /** True when some events after `since` are no longer kept. */
+  missed: boolean;
+}
+
 export class EventHub {
   /** Shortest gap between two output events of one job, ms. */
   readonly intervalMs: number;
+  #backlog: Array<{ seq: number; message: string }> = [];
+  #backlogLimit: number;
+  #onDelivered: ((seq: number) => void) | undefined;
   #subscribers = new Set<Subscriber>();
   #output = new Map<string, PendingOutput>();
   #listener = (event: JobEvent) => this.#onJob(event);
@@ -36,10 +58,20 @@ export class EventHub {
   #outbox: string[] = [];
   /** Number of the last event sent; counts from 1 per server run. */
   #seq = 0;
+  /** Number of the last event handed to subscribers. */
+  #delivered = 0;
   #flushing: NodeJS.Immediate | null = null;
 
-  constructor(intervalMs: number) {
-    this.intervalMs = intervalMs;
+  constructor(options: EventHubOptions) {
+    this.intervalMs = options.intervalMs;
+    this.#backlogLimit = options.backlog;
+    this.#seq = options.lastSeq ?? 0;
+    this.#onDelivered = options.onDelivered;
+  }
+
+  /** Number of the last event made. */
+  get seq(): number {
+    return this.#seq;
   }
 
   /** Starts relaying the dispatcher's events. */
@@ -63,8 +95,23 @@ export class EventHub {
     return this.#subscribers.size;
   }
 
-  subscribe(subscriber: Subscriber): void {
+  /**
+   * Adds a subscriber. With `since`, first sends it every kept event
+   * numbered after `since`, so a client that reconnects misses nothing
+   * the backlog still holds.
+   */
+  subscribe(subscriber: Subscriber, since?: number): Resumption {
     this.#subscribers.add(subscriber);
+    if (since === undefined) return { replayed: 0, missed: false };
+    const oldest = this.#backlog[0]?.seq ?? this.#delivered + 1;
+    let replayed = 0;
+    for (const entry of this.#backlog) {
+      if (entry.seq > since) {
+        subscriber.send(entry.message);
+        replayed++;
+      }
+    }
+    return { replayed, missed: since + 1 < oldest && since < this.#delivered };
   }
 
   unsubscribe(subscriber: Subscriber): void {
@@ -79,15 +126,17 @@ export class EventHub {
     }
     switch (event.type) {
       case 'queued':
-        this.#broadcast({
-          event: 'queued',
-          state: 'pending',
-          process_id: event.job.id,
-          queue: event.job.queue,
-          cmd_list: event.job.commands,
-          time_submitted: isoTime(event.job.submittedAt),
-          submitted_by: event.job.submittedBy
-        });
+        for (const job of event.jobs) {
+          this.#broadcast({
+            event: 'queued',
+            state: 'pending',
+            process_id: job.id,
+            queue: job.queue,
+            cmd_list: job.commands,
+            time_submitted: isoTime(job.submittedAt),
+            submitted_by: job.submittedBy
+          });
+        }
         break;
       case 'started':
         this.#broadcast({ event: 'started', ...event.log });
@@ -185,8 +234,16 @@ export class EventHub {
     this.#flushing = null;
     const messages = this.#outbox;
     this.#outbox = [];
+    if (messages.length === 0) return;
     for (const subscriber of this.#subscribers) {
       for (const message of messages) subscriber.send(message);
     }
+    const first = this.#seq - messages.length + 1;
+    messages.forEach((message, i) =>
+      this.#backlog.push({ seq: first + i, message }));
+    const excess = this.#backlog.length - this.#backlogLimit;
+    if (excess > 0) this.#backlog.splice(0, excess);
+    this.#delivered = this.#seq;
+    this.#onDelivered?.(this.#seq);
   }
 }

@@ -10,6 +10,9 @@ import { isoTime } from '../jobs/job-log.js';
 import type { Session, TokenStore } from '../auth/tokens.js';
 import type { Role, UserStore } from '../auth/users.js';
 import { RpcError } from './errors.js';
+import type { OutputFiles } from '../store/output-files.js';
+import type { Recorder } from '../store/recorder.js';
+import type { JobStore } from '../store/store.js';
 import type { EventHub, Subscriber } from './events.js';
 import {
   chainSchema,
@@ -28,6 +31,10 @@ export interface Services {
   users: UserStore;
   tokens: TokenStore;
   hub: EventHub;
+  /** Finished jobs, their output and the stored logs. */
+  store: JobStore;
+  files: OutputFiles;
+  recorder: Recorder;
   hostname: string;
   log: Logger;
 }
@@ -203,7 +210,7 @@ function eventNames(args: unknown, caller: Caller): string[] {
 }
 
 type Action = (args: Record<string, unknown>, session: Session,
-  services: Services) => Reply;
+  services: Services, caller: Caller) => Reply | Promise<Reply>;
 
 const actions = new Map<string, { role: Role; run: Action }>([
   ['run', { role: 'full', run: runJobs }],
@@ -211,7 +218,11 @@ const actions = new Map<string, { role: Role; run: Action }>([
   ['kill', { role: 'full', run: killJobs }]
 ]);
 
-function dispatcher(args: unknown, caller: Caller, services: Services): Reply {
+function dispatcher(
+  args: unknown,
+  caller: Caller,
+  services: Services
+): Reply | Promise<Reply> {
   if (typeof args !== 'object' || args === null || Array.isArray(args)) {
     throw new RpcError('bad_request', 'args must be an object');
   }
@@ -231,13 +242,14 @@ function dispatcher(args: unknown, caller: Caller, services: Services): Reply {
     );
   }
   const session = requireRole(caller, action.role);
-  return action.run(record, session, services);
+  return action.run(record, session, services, caller);
 }
 
 function runJobs(
   args: Record<string, unknown>,
   session: Session,
-  services: Services
+  services: Services,
+  caller: Caller
 ): Reply {
   const queue =
     args.queue === undefined
@@ -257,7 +269,9 @@ function runJobs(
       'args has no job: give each job as "ID": "command" or ["cmd", ...]'
     );
   }
-  const result = services.dispatcher.run(queue, jobs, session.user);
+  const result = services.dispatcher.run(
+    queue, jobs, session.user, caller.address
+  );
   if (!result.ok) throw new RpcError(result.error, result.detail);
   return { args: { started: result.started, queue: result.queue } };
 }

@@ -1,0 +1,177 @@
+/**
+ * The recorder: writes what the dispatcher reports to the job store and
+ * the output files, as it happens.
+ *
+ * Every write is synchronous with the event, so a `run` reply is sent
+ * only after its jobs are in the database: a job the server accepted is
+ * never lost to a crash.
+ */
+import { readFileSync } from 'node:fs';
+
+import type { Dispatcher, JobEvent } from '../jobs/dispatcher.js';
+import type { Logger } from '../log.js';
+import type { JobOutputWriter, OutputFiles } from './output-files.js';
+import type { GroupRecord, JobStore, LogLine } from './store.js';
+
+/** The boot id of this machine; pids mean nothing across boots. */
+export function bootId(): string | null {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
+/** When a process started, in clock ticks since boot, from /proc. */
+export function processStartTicks(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which may hold spaces and brackets.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[19]);
+  } catch {
+    return null;
+  }
+}
+
+interface Recorded {
+  key: number;
+  writer: JobOutputWriter | null;
+}
+
+export class Recorder {
+  #store: JobStore;
+  #files: OutputFiles;
+  #log: Logger;
+  #boot = bootId();
+  #jobs = new Map<string, Recorded>();
+  #listener = (event: JobEvent) => this.#record(event);
+  #dispatcher: Dispatcher | null = null;
+  #closing = new Set<Promise<unknown>>();
+
+  constructor(store: JobStore, files: OutputFiles, log: Logger) {
+    this.#store = store;
+    this.#files = files;
+    this.#log = log;
+  }
+
+  /** Starts recording. */
+  attach(dispatcher: Dispatcher): void {
+    this.#dispatcher = dispatcher;
+    // Recording must see a job before any other listener answers for it.
+    dispatcher.prependListener('job', this.#listener);
+  }
+
+  /** Stops recording once pending output files are flushed. */
+  async detach(): Promise<void> {
+    this.#dispatcher?.off('job', this.#listener);
+    await Promise.all(this.#closing);
+  }
+
+  /** Takes back a job restored from the store under its stored key. */
+  adopt(id: string, key: number): void {
+    this.#jobs.set(id, { key, writer: null });
+  }
+
+  /** The store key of a live job. */
+  keyOf(id: string): number | undefined {
+    return this.#jobs.get(id)?.key;
+  }
+
+  #group(pid: number | null): GroupRecord | null {
+    if (pid === null) return null;
+    return { pgid: pid, startTicks: processStartTicks(pid), bootId: this.#boot };
+  }
+
+  #record(event: JobEvent): void {
+    const at = Date.now();
+    switch (event.type) {
+      case 'queued': {
+        if (event.restored) return;
+        const from = event.jobs[0]?.submittedFrom ?? null;
+        const keys = this.#store.addJobs(event.jobs, from);
+        event.jobs.forEach((job, i) => {
+          this.#jobs.set(job.id, { key: keys[i], writer: null });
+        });
+        this.#line(at, '', 'queued', {
+          queue: event.jobs[0]?.queue,
+          jobs: event.jobs.map((job) => job.id)
+        });
+        return;
+      }
+      case 'started': {
+        const recorded = this.#jobs.get(event.job.id);
+        if (!recorded) return;
+        const commands = event.log.commands as Array<{ pid: number | null }>;
+        const pid = commands[0]?.pid ?? null;
+        this.#store.markRunning(recorded.key, at, this.#group(pid));
+        recorded.writer = this.#files.writer(recorded.key);
+        recorded.writer.touch(0);
+        this.#line(at, event.job.id, 'started', { pid });
+        return;
+      }
+      case 'command': {
+        const recorded = this.#jobs.get(event.job.id);
+        if (!recorded) return;
+        this.#store.markGroup(recorded.key, this.#group(event.pid));
+        recorded.writer?.touch(event.index);
+        return;
+      }
+      case 'output':
+        this.#jobs.get(event.job.id)?.writer?.write(event.index, event.text);
+        return;
+      case 'signalled':
+        this.#line(at, event.job.id, 'signal', {
+          signal: event.signal,
+          killed_by: event.by
+        });
+        return;
+      case 'finished':
+        this.#finish(event, at);
+        return;
+    }
+  }
+
+  #finish(event: JobEvent & { type: 'finished' }, at: number): void {
+    const recorded = this.#jobs.get(event.job.id);
+    if (!recorded) return;
+    this.#jobs.delete(event.job.id);
+    const written = recorded.writer?.written ?? { bytes: [], truncated: false };
+    const log = event.log;
+    this.#store.markFinished(recorded.key, {
+      outcome: event.outcome,
+      startedAt: event.startedAt,
+      finishedAt: event.finishedAt,
+      outcomes: event.outcomes,
+      kill: event.kill,
+      outputBytes: written.bytes,
+      outputTruncated: written.truncated
+    });
+    const summary = { ...log, commands: undefined };
+    this.#store.addLogLines([
+      { at, log: 'dispatcher', message: summary },
+      ...this.#eventLine(at, event.job.id, 'finished', {
+        outcome: event.outcome
+      })
+    ]);
+    if (recorded.writer) {
+      const closing = recorded.writer.close().catch((error) =>
+        this.#log.error({ err: error, jobId: event.job.id },
+          'closing output failed'));
+      this.#closing.add(closing);
+      void closing.finally(() => this.#closing.delete(closing));
+    }
+  }
+
+  #line(at: number, id: string, kind: string, extra: object): void {
+    this.#store.addLogLines(this.#eventLine(at, id, kind, extra));
+  }
+
+  #eventLine(at: number, id: string, kind: string, extra: object): LogLine[] {
+    return [{
+      at,
+      log: 'events-dispatcher',
+      message: { event: kind, process_id: id, ...extra }
+    }];
+  }
+}
