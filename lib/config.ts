@@ -84,11 +84,17 @@ export interface ServerConfig {
   maxConnectionsPerAddress: number;
   /** Open connections in all, both ports. Default 1024. */
   maxConnections: number;
-  /** Unsent event data after which a subscriber is dropped, bytes. */
+  /**
+   * Unsent event data, not counting the message being sent, after which
+   * a subscriber is dropped, bytes. Default 8 MiB.
+   */
   maxUnsentBytes: number;
-  /** Pending and running jobs in all queues. Default 10 000. */
+  /** Pending and running jobs in all queues. Default 100 000. */
   maxLiveJobs: number;
-  /** Pending and running jobs in any one queue. Default 1 000. */
+  /**
+   * Pending and running jobs in any one queue. Default 100 000, so only
+   * the total binds; lower it to keep one queue from taking all.
+   */
   maxLiveJobsPerQueue: number;
   /** Longest job id, characters. Default 256. */
   maxJobIdLength: number;
@@ -162,8 +168,8 @@ export const defaults: ServerConfig = {
   maxConnectionsPerAddress: 64,
   maxConnections: 1024,
   maxUnsentBytes: 8 * 1024 * 1024,
-  maxLiveJobs: 10000,
-  maxLiveJobsPerQueue: 1000,
+  maxLiveJobs: 100000,
+  maxLiveJobsPerQueue: 100000,
   maxJobIdLength: 256,
   maxChainLength: 100,
   maxCommandLength: 64 * 1024,

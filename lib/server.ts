@@ -8,11 +8,18 @@ import { TokenStore } from './auth/tokens.js';
 import { UserStore } from './auth/users.js';
 import type { ServerConfig } from './config.js';
 import { Dispatcher } from './jobs/dispatcher.js';
+import { JobLauncher } from './jobs/launch.js';
 import { createLogger, logJobs, type Logger } from './log.js';
 import { EventHub } from './rpc/events.js';
 import type { Services } from './rpc/handlers.js';
 import { RestTransport } from './rpc/rest-server.js';
 import { WsTransport } from './rpc/ws-server.js';
+import {
+  createSecurity,
+  isLoopback,
+  loadTls,
+  type TlsFiles
+} from './security/index.js';
 import { OutputFiles } from './store/output-files.js';
 import { Recorder } from './store/recorder.js';
 import {
@@ -41,6 +48,7 @@ export class DispatcherServer {
   adminPassword: string | undefined;
   #ws: WsTransport | null = null;
   #rest: RestTransport | null = null;
+  #launcher: JobLauncher | null = null;
   #hub: EventHub | null = null;
   #unlog: (() => void) | null = null;
   #store: JobStore | null = null;
@@ -57,7 +65,9 @@ export class DispatcherServer {
       graceMs: config.graceMs,
       maxOutputBytes: config.maxOutputBytes,
       recentJobs: config.recentJobs,
-      cwd: config.jobCwd
+      cwd: config.jobCwd,
+      // Jobs start only after start() has made the launcher.
+      launch: (job) => this.#launcher!.launch(job)
     });
   }
 
@@ -67,6 +77,13 @@ export class DispatcherServer {
    */
   async start(): Promise<void> {
     const { config, log } = this;
+    // Settings that cannot work stop the server before it touches its
+    // data: plain text on a network address, an unknown user.
+    const tls = await loadTls(config);
+    this.#launcher = new JobLauncher(
+      config, config.queues.map((queue) => queue.name)
+    );
+    const security = createSecurity(config);
     const { store, adminPassword } = await UserStore.open(config.dataDir);
     this.adminPassword = adminPassword;
     const jobs = new SqliteStore(config.dataDir);
@@ -90,8 +107,9 @@ export class DispatcherServer {
     const services: Services = {
       dispatcher: this.dispatcher,
       users: store,
-      tokens: new TokenStore(this.config.tokenIdleMs),
+      tokens: new TokenStore(config.tokenIdleMs, config.tokenMaxLifeMs),
       hub: this.#hub,
+      security,
       store: jobs,
       files,
       recorder: this.#recorder,
@@ -126,17 +144,20 @@ export class DispatcherServer {
     this.#ws = new WsTransport(services);
     this.#rest = new RestTransport(services);
     const { host } = this.config;
-    this.wsPort = await this.#ws.listen({ host, port: this.config.wsPort });
-    this.restPort = await this.#rest.listen({
-      host,
-      port: this.config.restPort
+    this.wsPort = await this.#ws.listen({
+      ...config, port: config.wsPort, tls
     });
+    this.restPort = await this.#rest.listen({
+      ...config, port: config.restPort, tls
+    });
+    this.#warnUnsafe(tls);
     this.log.info(
       {
         host,
         wsPort: this.wsPort,
         restPort: this.restPort,
         dataDir: this.config.dataDir,
+        tls: tls !== null,
         queues: this.config.queues.map(
           (q) => `${q.name}=${Number.isFinite(q.concurrency) ? q.concurrency : 'unlimited'}`
         )
@@ -169,6 +190,26 @@ export class DispatcherServer {
   /** Sends SIGKILL to every running job's tree at once. */
   forceKill(): void {
     this.dispatcher.forceKill();
+  }
+
+  /** Warns about settings that work but weaken the server. */
+  #warnUnsafe(tls: TlsFiles | null): void {
+    const { config, log } = this;
+    if (tls === null && !isLoopback(config.host)) {
+      log.warn(
+        { host: config.host },
+        'listening on a network without TLS: passwords and tokens ' +
+          'cross it in the clear'
+      );
+    }
+    const names = config.queues.map((queue) => queue.name);
+    const root = this.#launcher!.rootQueues(names);
+    if (root.length > 0) {
+      log.warn(
+        { queues: root },
+        'jobs of these queues run as root; see --run-as'
+      );
+    }
   }
 
   /** Logs write faults on output files a bounded number of times. */

@@ -111,7 +111,8 @@ export class UserStore {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
       await mkdir(dataDir, { recursive: true, mode: 0o700 });
-      const store = new UserStore(path, {});
+      // No prototype: a user named `__proto__` is just a name.
+      const store = new UserStore(path, Object.create(null));
       const adminPassword = randomBytes(18).toString('base64url');
       await store.add('admin', adminPassword, 'full');
       await writeFile(join(dataDir, 'admin-password'), adminPassword + '\n', {

@@ -151,11 +151,8 @@ export function describe(message: Message): string {
     case 'signal':
       return `${head} ${args.signal} (by ${args.killed_by})`;
     case 'output':
-      return args.output
-        .map((part: { text: string }) =>
-          part.text.replace(/\n$/, '').split('\n')
-            .map((line) => `${head} | ${line}`).join('\n'))
-        .join('\n');
+      return String(args.output).replace(/\n$/, '').split('\n')
+        .map((line) => `${head} | ${line}`).join('\n');
     case 'finished': {
       const codes = args.commands
         .map((c: any) => c.error ?? c.signal ?? c.exit_code).join(',');

@@ -12,6 +12,8 @@ import {
   runCommand,
   watchCommand
 } from './client-commands.js';
+import { historyCommand, logsCommand } from './history-commands.js';
+import { securityOptions } from './security-flags.js';
 import { serve } from './serve.js';
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -46,7 +48,7 @@ export function program(): Command {
       'WebSocket and REST')
     .showHelpAfterError();
 
-  root.command('serve')
+  securityOptions(root.command('serve')
     .description('run the server (Ctrl-C or SIGTERM stops it, killing ' +
       'running jobs)')
     .option('--host <address>', 'address to listen on', '127.0.0.1')
@@ -61,7 +63,18 @@ export function program(): Command {
       String(1024 * 1024))
     .option('--log-level <level>', 'trace, debug, info, warn or error',
       'info')
-    .addHelpText('after', '\nExample:\n  dispatcher serve --queue builds=2')
+    .addOption(new Option('--on-stop <mode>', 'on SIGTERM/SIGINT, kill ' +
+      'running jobs or wait for them (a second signal kills at once)')
+      .choices(['kill', 'wait']).default('kill'))
+    .option('--pause-after-crash', 'after a crash, leave queues that get ' +
+      'pending jobs back paused until resumed')
+    .option('--output-cap <bytes>', 'output kept on disk per job',
+      String(64 * 1024 * 1024))
+    .option('--keep-days <days>', 'delete finished jobs older than this',
+      '30')
+    .option('--keep-jobs <count>', 'keep at most this many finished jobs',
+      '10000')
+    .addHelpText('after', '\nExample:\n  dispatcher serve --queue builds=2'))
     .action(serve);
 
   const user = root.command('user').description('manage accounts');
@@ -106,6 +119,17 @@ export function program(): Command {
     .action(async (ids: string[], flags) => {
       if (!(await killCommand(ids, flags))) process.exitCode = 1;
     });
+
+  clientOptions(root.command('logs <id>'))
+    .description("print a job's output, command after command")
+    .option('-f, --follow', 'keep printing while the job runs')
+    .addHelpText('after', '\nExample:\n  dispatcher logs upgrade --follow')
+    .action((id: string, flags) => logsCommand(id, flags));
+
+  clientOptions(root.command('history'))
+    .description('list finished jobs, newest first')
+    .option('--limit <count>', 'how many', '20')
+    .action((flags) => historyCommand(flags));
 
   clientOptions(root.command('watch'))
     .description('print dispatcher events as they happen')

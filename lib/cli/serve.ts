@@ -4,8 +4,9 @@
 import { defaults, withQueue, type ServerConfig } from '../config.js';
 import { createLogger } from '../log.js';
 import { DispatcherServer } from '../server.js';
+import { securityConfig, type SecurityFlags } from './security-flags.js';
 
-export interface ServeFlags {
+export interface ServeFlags extends SecurityFlags {
   host?: string;
   wsPort?: string;
   restPort?: string;
@@ -14,6 +15,11 @@ export interface ServeFlags {
   queue?: string[];
   maxOutput?: string;
   logLevel?: string;
+  onStop?: string;
+  pauseAfterCrash?: boolean;
+  outputCap?: string;
+  keepDays?: string;
+  keepJobs?: string;
 }
 
 /** Builds the server configuration from command-line flags. */
@@ -34,8 +40,28 @@ export function serveConfig(flags: ServeFlags): ServerConfig {
       ? defaults.maxOutputBytes
       : number(flags.maxOutput, '--max-output'),
     queues,
-    jobCwd: process.cwd()
+    jobCwd: process.cwd(),
+    ...securityConfig(flags),
+    onStop: onStop(flags.onStop),
+    pauseAfterCrash: flags.pauseAfterCrash ?? defaults.pauseAfterCrash,
+    outputCapBytes: flags.outputCap === undefined
+      ? defaults.outputCapBytes
+      : number(flags.outputCap, '--output-cap'),
+    retentionMaxAgeMs: flags.keepDays === undefined
+      ? defaults.retentionMaxAgeMs
+      : number(flags.keepDays, '--keep-days') * 24 * 60 * 60 * 1000,
+    retentionMaxJobs: flags.keepJobs === undefined
+      ? defaults.retentionMaxJobs
+      : number(flags.keepJobs, '--keep-jobs')
   };
+}
+
+function onStop(text: string | undefined): 'kill' | 'wait' {
+  if (text === undefined) return defaults.onStop;
+  if (text !== 'kill' && text !== 'wait') {
+    throw new Error(`--on-stop must be kill or wait, not '${text}'`);
+  }
+  return text;
 }
 
 function number(text: string, flag: string): number {
@@ -70,9 +96,14 @@ export async function serve(flags: ServeFlags): Promise<void> {
   }
   let stopping = false;
   const stop = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // A second signal: no more waiting for any job.
+      log.warn({ signal }, 'stopping now: SIGKILL to every running job');
+      server.forceKill();
+      return;
+    }
     stopping = true;
-    log.info({ signal }, 'stopping');
+    log.info({ signal, onStop: config.onStop }, 'stopping');
     server.stop().then(
       () => log.flush(() => process.exit(0)),
       (error) => {

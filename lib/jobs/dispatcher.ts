@@ -29,6 +29,7 @@ import {
   type RunResult
 } from '../../machines/supervisor.js';
 import { CommandProcess, type OutputBuffer } from '../process/index.js';
+import type { JobLaunch } from './launch.js';
 import {
   jobLog,
   type CommandText,
@@ -48,6 +49,11 @@ export interface DispatcherOptions {
   cwd: string;
   /** Environment of every command. Default: the server's. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Environment and user for one job's commands, overriding `env`;
+   * default: `env` and the server's own user. See `JobLauncher`.
+   */
+  launch?: (job: { id: string; queue: string }) => JobLaunch;
 }
 
 /** A job as submitted: an id and its chain of commands. */
@@ -405,9 +411,14 @@ export class Dispatcher extends EventEmitter<{
     receive: (listener: (event: ProcessCommand) => void) => void
   ): () => void {
     const live = this.#live.get(input.jobId);
+    const launch = this.options.launch?.({
+      id: input.jobId,
+      queue: input.queue
+    });
     const child = new CommandProcess(input.command, {
       cwd: this.options.cwd,
-      env: this.options.env,
+      env: launch?.env ?? this.options.env,
+      user: launch?.user,
       graceMs: this.options.graceMs,
       maxOutputBytes: this.options.maxOutputBytes,
       onOutput: (text) => {

@@ -23,6 +23,7 @@ import { errorMessage } from './errno.js';
 import { OutputBuffer } from './output.js';
 import { ProcessGroup } from './process-group.js';
 import { signalDescendants } from './process-tree.js';
+import { spawnAs } from './run-as.js';
 import { checkWorkingDirectory, describeSpawnError } from './start-errors.js';
 
 /** Longest the group stays frozen while its tree is signalled, in ms. */
@@ -110,12 +111,16 @@ export class CommandProcess {
     const problem = checkWorkingDirectory(cwd);
     if (problem !== null) return this.#settle(problem);
 
-    const [program, ...args] = this.#argv as [string, ...string[]];
+    const argv = this.#argv as [string, ...string[]];
+    const [program] = argv;
+    const launch = spawnAs(argv, this.#options.user);
     let child: ChildProcess;
     try {
-      child = spawn(program, args, {
+      child = spawn(launch.program, launch.args, {
         cwd,
         env: this.#options.env ?? process.env,
+        uid: launch.uid,
+        gid: launch.gid,
         detached: true,
         stdio: ['ignore', 'pipe', 'pipe'],
       });

@@ -3,6 +3,7 @@
  */
 
 import type { OutputBuffer } from './output.js';
+import type { RunAs } from './run-as.js';
 
 /** Default {@link CommandOptions.drainMs}: 500 ms. */
 export const DEFAULT_DRAIN_MS = 500;
@@ -16,6 +17,12 @@ export interface CommandOptions {
   cwd?: string;
   /** Environment; default `process.env`. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * User to run as (see `lookupUser`); default the server's own. The
+   * working directory is entered before the switch, so it need not be
+   * readable by that user.
+   */
+  user?: RunAs | null;
   /**
    * ms between SIGTERM and SIGKILL for processes still in the group after
    * the main process exits.

@@ -13,6 +13,13 @@ export {
   type CommandSignal,
   type OutputStream,
 } from './command-types.js';
+export {
+  commonEnvironment,
+  JOB_PATH,
+  jobEnvironment,
+  serverUser,
+  type JobUser,
+} from './environment.js';
 export { DEFAULT_MAX_OUTPUT_BYTES, OutputBuffer } from './output.js';
 export {
   groupAlive,
@@ -21,3 +28,4 @@ export {
   signalGroup,
   type GroupMember,
 } from './process-tree.js';
+export { lookupUser, spawnAs, type RunAs } from './run-as.js';

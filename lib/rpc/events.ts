@@ -3,10 +3,11 @@
  * events on the wire and sends them to every subscribed connection.
  *
  * Each job gets one `queued` event, one `started`, output deltas holding
- * only new text (at most one per `intervalMs` per job, plus one last
- * delta right before the end), and exactly one `finished` event carrying
- * the full job log. Each event is serialised once, whatever the number
- * of subscribers; nothing is built while nobody listens.
+ * only new text (at most one per `intervalMs` per job, sooner when a
+ * megabyte has gathered, and one last delta right before the end), and
+ * exactly one `finished` event carrying the full job log. Each event is
+ * serialised once, whatever the number of subscribers; nothing is built
+ * while nobody listens.
  */
 import type { Dispatcher, JobEvent } from '../jobs/dispatcher.js';
 import { isoTime } from '../jobs/job-log.js';
@@ -18,10 +19,24 @@ export interface Subscriber {
   send(message: string): void;
 }
 
+/**
+ * Output held for one event, in characters: past it, the event goes
+ * out before the interval is over.
+ */
+export const MAX_OUTPUT_EVENT_CHARS = 1024 * 1024;
+
+/** Fields of an output event, which command-text keys must not hide. */
+const outputFields = new Set([
+  'event', 'state', 'process_id', 'queue', 'current_cmd', 'command_index',
+  'output', 'seq', 'time'
+]);
+
 interface PendingOutput {
   job: QueuedJob;
   /** New text per command index, in order of arrival. */
   chunks: Map<number, string>;
+  /** Characters held in `chunks`. */
+  size: number;
   timer: NodeJS.Timeout | null;
   lastSent: number;
 }
@@ -177,15 +192,23 @@ export class EventHub {
   #addOutput(job: QueuedJob, index: number, text: string): void {
     let pending = this.#output.get(job.id);
     if (!pending) {
-      pending = { job, chunks: new Map(), timer: null, lastSent: 0 };
+      pending = { job, chunks: new Map(), size: 0, timer: null, lastSent: 0 };
       this.#output.set(job.id, pending);
     }
     pending.chunks.set(index, (pending.chunks.get(index) ?? '') + text);
+    pending.size += text.length;
+    // A fast writer would otherwise make one huge event per interval,
+    // which a subscriber could not take in before the next one.
+    if (pending.size >= MAX_OUTPUT_EVENT_CHARS) {
+      this.#flushOutput(job.id);
+      return;
+    }
     if (pending.timer) return;
     const wait = Math.max(0, pending.lastSent + this.intervalMs - Date.now());
     pending.timer = setTimeout(() => this.#flushOutput(job.id), wait);
   }
 
+  /** Sends what output a job gathered: one event per command. */
   #flushOutput(id: string): void {
     const pending = this.#output.get(id);
     if (!pending) return;
@@ -193,24 +216,25 @@ export class EventHub {
     pending.timer = null;
     if (pending.chunks.size === 0) return;
     const { job } = pending;
-    const args: Record<string, unknown> = {
-      event: 'output',
-      state: 'running',
-      process_id: job.id,
-      queue: job.queue
-    };
-    const output: Array<{ index: number; command: string; text: string }> =
-      [];
     for (const [index, text] of pending.chunks) {
       const command = job.commands[index];
-      output.push({ index, command, text });
-      args.current_cmd = command;
-      args[command] = text;
+      // The original keyed new output by command text; a command that
+      // happens to be named like one of our fields does not get a key.
+      const compatible = outputFields.has(command) ? {} : { [command]: text };
+      this.#broadcast({
+        ...compatible,
+        event: 'output',
+        state: 'running',
+        process_id: job.id,
+        queue: job.queue,
+        current_cmd: command,
+        command_index: index,
+        output: text
+      });
     }
-    args.output = output;
     pending.chunks = new Map();
+    pending.size = 0;
     pending.lastSent = Date.now();
-    this.#broadcast(args);
   }
 
   #dropOutput(id: string): void {

@@ -4,24 +4,26 @@
  * is simply unknown. Both transports call `handle()`.
  */
 import type { Logger } from 'pino';
+import { z } from 'zod';
 
-import type { Dispatcher, JobRequest } from '../jobs/dispatcher.js';
+import type { Dispatcher } from '../jobs/dispatcher.js';
 import { isoTime } from '../jobs/job-log.js';
-import type { Session, TokenStore } from '../auth/tokens.js';
+import { tokenKey, type Session, type TokenStore } from '../auth/tokens.js';
 import type { Role, UserStore } from '../auth/users.js';
+import { checkLiveJobs, type Security } from '../security/index.js';
 import { RpcError } from './errors.js';
+import { loginFailed, loginSucceeded, refuseLockedOut } from './login.js';
 import type { OutputFiles } from '../store/output-files.js';
 import type { Recorder } from '../store/recorder.js';
 import type { JobStore } from '../store/store.js';
 import type { EventHub, Subscriber } from './events.js';
+import { finishedJobs, getJob, pauseQueue, readLogs } from './history.js';
 import {
-  chainSchema,
   credentialsSchema,
   eventNamesSchema,
   killArgsSchema,
   listArgsSchema,
   parse,
-  queueNameSchema,
   tokenSchema
 } from './schemas.js';
 
@@ -31,6 +33,8 @@ export interface Services {
   users: UserStore;
   tokens: TokenStore;
   hub: EventHub;
+  /** Login throttling, origin checks and limits. */
+  security: Security;
   /** Finished jobs, their output and the stored logs. */
   store: JobStore;
   files: OutputFiles;
@@ -45,7 +49,10 @@ export interface Caller {
   /** Remote address, for logs. */
   address: string;
   session: Session | null;
-  /** Token the caller presented, if any (REST bearer or WS login). */
+  /**
+   * `tokenKey` of the token the caller presented, if any (REST bearer or
+   * WS login); the token itself is not kept.
+   */
   token: string | null;
   /** Changes the connection's login (WebSocket only). */
   login?(session: Session | null, token: string | null): void;
@@ -75,6 +82,8 @@ const routes = new Map<string, Route>([
   ['rpc/auth_clear', { role: null, handler: authClear }],
   ['rpc/query', { role: 'read', handler: query }],
   ['rpc/dispatcher', { role: 'read', handler: dispatcher }],
+  ['rpc/logs', { role: 'read', handler: logs }],
+  ['sysadm/logs', { role: 'read', handler: logs }],
   ['events/subscribe', { role: 'read', handler: subscribe }],
   ['events/unsubscribe', { role: 'read', handler: unsubscribe }]
 ]);
@@ -126,36 +135,49 @@ async function auth(
   services: Services
 ): Promise<Reply> {
   const { username, password } = parse(credentialsSchema, args, 'args');
+  const { throttle } = services.security;
+  refuseLockedOut(throttle, caller.address);
   const role = await services.users.verify(username, password);
-  services.log.info(
-    { audit: true, user: username, address: caller.address, ok: !!role },
-    'login'
-  );
+  const attempt = {
+    address: caller.address,
+    method: 'password' as const,
+    user: username
+  };
   if (!role) {
-    throw new RpcError('unauthorized', 'wrong username or password');
+    loginFailed(services.log, throttle, attempt, 'wrong username or password');
   }
+  loginSucceeded(services.log, attempt);
   const session = { user: username, role };
   const { token, seconds } = services.tokens.issue(session);
-  caller.login?.(session, token);
+  caller.login?.(session, tokenKey(token));
   return { args: [token, seconds] };
 }
 
 function authToken(args: unknown, caller: Caller, services: Services): Reply {
   const { token } = parse(tokenSchema, args, 'args');
+  const { throttle } = services.security;
+  refuseLockedOut(throttle, caller.address);
   const session = services.tokens.resolve(token);
-  if (!session) {
-    throw new RpcError('unauthorized', 'the token is unknown or expired');
-  }
-  caller.login?.(session, token);
-  return {
-    args: [token, Math.round(services.tokens.idleMs / 1000)]
+  const attempt = {
+    address: caller.address,
+    method: 'token' as const,
+    user: session?.user ?? null
   };
+  if (!session) {
+    loginFailed(services.log, throttle, attempt,
+      'the token is unknown or expired');
+  }
+  loginSucceeded(services.log, attempt);
+  const key = tokenKey(token);
+  caller.login?.(session, key);
+  return { args: [token, services.tokens.secondsLeft(key)] };
 }
 
 function authClear(args: unknown, caller: Caller, services: Services): Reply {
+  // Lenient on purpose: on the WebSocket there is no reply to refuse with.
   const given = (args as { token?: unknown } | null)?.token;
-  const token = typeof given === 'string' ? given : caller.token;
-  if (token) services.tokens.revoke(token);
+  const key = typeof given === 'string' ? tokenKey(given) : caller.token;
+  if (key) services.tokens.revokeKey(key);
   caller.login?.(null, null);
   // The original sent no reply on the WebSocket; REST must answer.
   return caller.transport === 'ws' ? { silent: true } : { args: {} };
@@ -173,11 +195,47 @@ function query(_: unknown, caller: Caller): Reply {
   };
 }
 
+/**
+ * `events/subscribe`: args are event names (a string or an array), or
+ * `{"events": names, "since": seq}` to first get again every kept event
+ * numbered after `seq`.
+ */
 function subscribe(args: unknown, caller: Caller, services: Services): Reply {
+  let since: number | undefined;
+  if (typeof args === 'object' && args !== null && !Array.isArray(args)) {
+    const request = parse(resumeSchema, args, 'args');
+    since = request.since;
+    args = request.events;
+  }
   const names = eventNames(args, caller);
-  services.hub.subscribe(caller.subscriber!);
+  const resumed = services.hub.subscribe(caller.subscriber!, since);
   services.log.debug({ address: caller.address, names }, 'subscribed');
-  return { args: { subscribed: names } };
+  return {
+    args: {
+      subscribed: names,
+      seq: services.hub.seq,
+      ...(since !== undefined && resumed)
+    }
+  };
+}
+
+const resumeSchema = z.object({
+  events: z.union([z.string(), z.array(z.string())],
+    { error: 'must be an event name or an array of them' })
+    .default('dispatcher'),
+  since: z.number({ error: 'must be an event sequence number' })
+    .int('must be an event sequence number')
+    .min(0, 'must not be negative')
+    .optional()
+});
+
+function logs(args: unknown, _: Caller, services: Services): Reply {
+  const action = (args as { action?: unknown } | null)?.action;
+  if (action !== 'read_logs') {
+    throw new RpcError('unknown_action',
+      'args.action must be read_logs');
+  }
+  return readLogs(args, services);
 }
 
 function unsubscribe(
@@ -215,8 +273,19 @@ type Action = (args: Record<string, unknown>, session: Session,
 const actions = new Map<string, { role: Role; run: Action }>([
   ['run', { role: 'full', run: runJobs }],
   ['list', { role: 'read', run: listJobs }],
-  ['kill', { role: 'full', run: killJobs }]
+  ['kill', { role: 'full', run: killJobs }],
+  ['get', { role: 'read', run: (args, _, services) => getJob(args, services) }],
+  ['pause', {
+    role: 'full',
+    run: (args, _, services) => pauseQueue(args, services, true)
+  }],
+  ['resume', {
+    role: 'full',
+    run: (args, _, services) => pauseQueue(args, services, false)
+  }]
 ]);
+
+const actionNames = () => [...actions.keys()].join(', ');
 
 function dispatcher(
   args: unknown,
@@ -231,14 +300,14 @@ function dispatcher(
   if (typeof name !== 'string') {
     throw new RpcError(
       'bad_request',
-      'args.action is required: one of run, list, kill'
+      `args.action is required: one of ${actionNames()}`
     );
   }
   const action = actions.get(name);
   if (!action) {
     throw new RpcError(
       'unknown_action',
-      `args.action '${name}' is not one of run, list, kill`
+      `args.action '${name}' is not one of ${actionNames()}`
     );
   }
   const session = requireRole(caller, action.role);
@@ -251,24 +320,11 @@ function runJobs(
   services: Services,
   caller: Caller
 ): Reply {
-  const queue =
-    args.queue === undefined
-      ? 'no_queue'
-      : parse(queueNameSchema, args.queue, 'args.queue');
-  const jobs: JobRequest[] = [];
-  for (const [id, value] of Object.entries(args)) {
-    if (id === 'action' || id === 'queue') continue;
-    if (id.length > 256) {
-      throw new RpcError('bad_request', 'job ids must be at most 256 characters');
-    }
-    jobs.push({ id, commands: parse(chainSchema, value, `args.${id}`) });
-  }
-  if (jobs.length === 0) {
-    throw new RpcError(
-      'bad_request',
-      'args has no job: give each job as "ID": "command" or ["cmd", ...]'
-    );
-  }
+  const { security } = services;
+  const { queue, jobs } = parse(security.runArgs, args, 'args');
+  checkLiveJobs(
+    services.dispatcher.queueSizes(), queue, jobs.length, security.jobs
+  );
   const result = services.dispatcher.run(
     queue, jobs, session.user, caller.address
   );
@@ -281,7 +337,8 @@ function listJobs(
   _: Session,
   services: Services
 ): Reply {
-  const { queue, limit, after } = parse(listArgsSchema, args, 'args');
+  const { queue, limit, after } = parse(listArgsSchema.loose(), args, 'args');
+  const finished = finishedJobs(args, services);
   const { dispatcher } = services;
   const limits = new Map(
     dispatcher.queues.map((config) => [config.name, config.concurrency])
@@ -321,10 +378,11 @@ function listJobs(
     const concurrency = limits.get(name)!;
     queues[name] = {
       limit: Number.isFinite(concurrency) ? concurrency : 'unlimited',
-      ...sizes
+      ...sizes,
+      paused: dispatcher.paused(name)
     };
   }
-  return { args: { jobs, queues, next: listing.next } };
+  return { args: { jobs, queues, next: listing.next, ...finished } };
 }
 
 function killJobs(

@@ -6,35 +6,44 @@
  *
  * Credentials come with each request: HTTP Basic (checked against the
  * users file) or `Authorization: Bearer <token>` from `rpc/auth`.
+ *
+ * Before anything else, a request must pass the connection limits and
+ * the `Origin` and `Host` checks, and its address must not be locked
+ * out. Pages of an allowed origin get CORS headers, but never
+ * `Access-Control-Allow-Credentials`: a browser's remembered Basic
+ * credentials are not sent for them, so a page must present its token
+ * itself.
  */
-import {
-  createServer,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse
-} from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 
-import type { Session } from '../auth/tokens.js';
+import { tokenKey, type Session } from '../auth/tokens.js';
+import type { TlsFiles } from '../security/tls.js';
 import { RpcError, type ErrorArgs } from './errors.js';
 import type { Caller, Services } from './handlers.js';
+import { createListener, listen, remoteAddress } from './listener.js';
+import { loginFailed, loginSucceeded, refuseLockedOut } from './login.js';
 import { serveRequest } from './serve.js';
 
 export interface RestOptions {
   host: string;
   /** 0 picks a free port. */
   port: number;
-  /** Largest body accepted, bytes. Default 16 MiB. */
-  maxBody?: number;
+  /** Certificate and key for https://; null serves http://. */
+  tls: TlsFiles | null;
+  /** Largest body accepted, bytes. */
+  maxBodyBytes: number;
+  /** Longest a request (headers and body) may take to arrive, ms. */
+  requestTimeoutMs: number;
 }
 
-const DEFAULT_MAX_BODY = 16 * 1024 * 1024;
 const METHODS = new Set(['GET', 'PUT', 'POST']);
+
+/** How long a browser may cache a CORS preflight answer, seconds. */
+const PREFLIGHT_MAX_AGE = 600;
 
 export class RestTransport {
   #server: Server | null = null;
   #services: Services;
-  #maxBody = DEFAULT_MAX_BODY;
 
   constructor(services: Services) {
     this.#services = services;
@@ -42,9 +51,20 @@ export class RestTransport {
 
   /** Starts listening; resolves with the bound port. */
   listen(options: RestOptions): Promise<number> {
-    this.#maxBody = options.maxBody ?? DEFAULT_MAX_BODY;
-    const server = createServer((request, response) => {
-      this.#serve(request, response).catch((error) => {
+    const listener = createListener({
+      host: options.host,
+      port: options.port,
+      tls: options.tls,
+      requestTimeoutMs: options.requestTimeoutMs,
+      connections: this.#services.security.connections
+    });
+    const { server } = listener;
+    server.on('request', (request, response) => {
+      const refusal = listener.refusal(request.socket);
+      const served = refusal
+        ? Promise.resolve(hangUp(response, refusal.toArgs()))
+        : this.#serve(request, response, options);
+      served.catch((error) => {
         this.#services.log.error({ err: error }, 'rest request failed');
         if (!response.headersSent) {
           send(response, 500, {
@@ -54,13 +74,7 @@ export class RestTransport {
       });
     });
     this.#server = server;
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.port, options.host, () => {
-        server.off('error', reject);
-        resolve((server.address() as AddressInfo).port);
-      });
-    });
+    return listen(server, options.host, options.port);
   }
 
   /** Stops listening and closes idle keep-alive connections. */
@@ -76,9 +90,23 @@ export class RestTransport {
 
   async #serve(
     request: IncomingMessage,
-    response: ServerResponse
+    response: ServerResponse,
+    options: RestOptions
   ): Promise<void> {
-    const address = request.socket.remoteAddress ?? 'unknown';
+    const { security } = this.#services;
+    const address = remoteAddress(request);
+    let origin: string | null;
+    try {
+      origin = security.origins.check(request.headers);
+      refuseLockedOut(security.throttle, address);
+    } catch (error) {
+      if (!(error instanceof RpcError)) throw error;
+      return hangUp(response, error.toArgs());
+    }
+    if (origin !== null) allowOrigin(response, origin);
+    if (request.method === 'OPTIONS' && origin !== null) {
+      return preflight(response);
+    }
     const path = (request.url ?? '/').split('?')[0];
     const parts = path.split('/').filter(Boolean);
     if (!METHODS.has(request.method ?? '')) {
@@ -87,22 +115,22 @@ export class RestTransport {
         `use PUT (or GET, POST), not ${request.method}`
       ).toArgs());
     }
-    if (parts.length !== 2) {
+    const names = parts.length === 2 ? decodeParts(parts) : null;
+    if (!names) {
       return fail(response, new RpcError(
         'not_found',
         `no such path '${path.slice(0, 200)}': use /<namespace>/<name>, ` +
           'for example PUT /rpc/dispatcher'
       ).toArgs());
     }
-    const [namespace, name] = parts.map(decodeURIComponent);
+    const [namespace, name] = names;
     let args: unknown;
     try {
-      args = await readArgs(request, this.#maxBody);
+      args = await readArgs(request, options.maxBodyBytes);
     } catch (error) {
       if (!(error instanceof RpcError)) throw error;
       // The rest of an oversized body is not read; close the connection.
-      response.setHeader('Connection', 'close');
-      return fail(response, error.toArgs());
+      return hangUp(response, error.toArgs());
     }
     const caller: Caller = {
       transport: 'rest',
@@ -114,6 +142,7 @@ export class RestTransport {
       await this.#authenticate(request, caller);
     } catch (error) {
       if (!(error instanceof RpcError)) throw error;
+      if (error.error === 'locked_out') return hangUp(response, error.toArgs());
       response.setHeader('WWW-Authenticate', 'Basic realm="dispatcher"');
       return fail(response, error.toArgs());
     }
@@ -121,7 +150,12 @@ export class RestTransport {
       namespace, name, args, caller, this.#services
     );
     if ('silent' in outcome) return send(response, 200, { args: {} });
-    if (!outcome.ok) return fail(response, outcome.error);
+    if (!outcome.ok) {
+      if (outcome.error.error === 'locked_out') {
+        return hangUp(response, outcome.error);
+      }
+      return fail(response, outcome.error);
+    }
     send(response, 200, { args: outcome.args });
   }
 
@@ -129,24 +163,31 @@ export class RestTransport {
   async #authenticate(request: IncomingMessage, caller: Caller) {
     const header = request.headers.authorization;
     if (!header) return;
+    const { log, security, tokens, users } = this.#services;
+    const { throttle } = security;
     const [scheme, value = ''] = header.split(' ', 2);
     let session: Session | null = null;
     if (/^bearer$/i.test(scheme)) {
-      session = this.#services.tokens.resolve(value.trim());
-      caller.token = value.trim();
+      session = tokens.resolve(value);
       if (!session) {
-        throw new RpcError('unauthorized', 'the token is unknown or expired');
+        loginFailed(log, throttle,
+          { address: caller.address, method: 'bearer', user: null },
+          'the token is unknown or expired');
       }
+      caller.token = tokenKey(value);
     } else if (/^basic$/i.test(scheme)) {
       const decoded = Buffer.from(value, 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
-      const user = decoded.slice(0, colon);
+      const user = colon < 0 ? decoded : decoded.slice(0, colon);
+      const attempt = { address: caller.address, method: 'basic' as const,
+        user };
       const role = colon < 0
         ? null
-        : await this.#services.users.verify(user, decoded.slice(colon + 1));
+        : await users.verify(user, decoded.slice(colon + 1));
       if (!role) {
-        throw new RpcError('unauthorized', 'wrong username or password');
+        loginFailed(log, throttle, attempt, 'wrong username or password');
       }
+      loginSucceeded(log, attempt);
       session = { user, role };
     } else {
       throw new RpcError(
@@ -155,6 +196,15 @@ export class RestTransport {
       );
     }
     caller.session = session;
+  }
+}
+
+/** `[namespace, name]` from the path, or null if not valid URI text. */
+function decodeParts(parts: string[]): [string, string] | null {
+  try {
+    return [decodeURIComponent(parts[0]), decodeURIComponent(parts[1])];
+  } catch {
+    return null;
   }
 }
 
@@ -202,6 +252,28 @@ async function readArgs(
     return (body as { args: unknown }).args;
   }
   return body;
+}
+
+/** Lets pages of an allowed origin read the reply. */
+function allowOrigin(response: ServerResponse, origin: string): void {
+  response.setHeader('Access-Control-Allow-Origin', origin);
+  response.setHeader('Vary', 'Origin');
+}
+
+/** Answers a CORS preflight from an allowed origin. */
+function preflight(response: ServerResponse): void {
+  response.writeHead(204, {
+    'Access-Control-Allow-Methods': [...METHODS].join(', '),
+    'Access-Control-Allow-Headers': 'Authorization, Content-Type',
+    'Access-Control-Max-Age': String(PREFLIGHT_MAX_AGE)
+  });
+  response.end();
+}
+
+/** Sends an error and closes the connection after it. */
+function hangUp(response: ServerResponse, error: ErrorArgs): void {
+  response.setHeader('Connection', 'close');
+  fail(response, error);
 }
 
 function fail(response: ServerResponse, error: ErrorArgs): void {

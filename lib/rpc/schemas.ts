@@ -24,16 +24,6 @@ const jobId = z
   .min(1, 'job ids must not be empty')
   .max(256, 'job ids must be at most 256 characters');
 
-const command = z
-  .string({ error: 'must be a command string' })
-  .refine((text) => text.trim().length > 0, 'must not be a blank command');
-
-/** A job's chain: one command string or a non-empty array of them. */
-export const chainSchema = z.union(
-  [command.transform((text) => [text]), z.array(command).min(1)],
-  { error: 'must be a command string or a non-empty array of them' }
-);
-
 export const queueNameSchema = z.string({ error: 'must be a queue name' });
 
 export const killArgsSchema = z.object({
@@ -59,13 +49,20 @@ export const listArgsSchema = z.object({
   after: z.string({ error: 'must be a job id' }).optional()
 });
 
+/** Longest user name and password taken, characters. */
+const MAX_NAME = 256;
+const MAX_PASSWORD = 4096;
+
 export const credentialsSchema = z.object({
-  username: z.string({ error: 'must be a string' }),
+  username: z.string({ error: 'must be a string' })
+    .max(MAX_NAME, `must be at most ${MAX_NAME} characters`),
   password: z.string({ error: 'must be a string' })
+    .max(MAX_PASSWORD, `must be at most ${MAX_PASSWORD} characters`)
 });
 
 export const tokenSchema = z.object({
   token: z.string({ error: 'must be a string' })
+    .max(MAX_NAME, `must be at most ${MAX_NAME} characters`)
 });
 
 export const eventNamesSchema = z.union(

@@ -2,6 +2,7 @@
  * Runs one request for either transport: looks up the handler, turns
  * failures into error replies, and logs the request.
  */
+import { audited, auditRequest } from './audit.js';
 import { RpcError, type ErrorArgs } from './errors.js';
 import { handle, type Caller, type Services } from './handlers.js';
 
@@ -44,6 +45,16 @@ export async function serveRequest(
     },
     'request'
   );
+  if (audited(namespace, name, args)) {
+    auditRequest(services.log, {
+      transport: caller.transport,
+      address: caller.address,
+      user: caller.session?.user ?? null,
+      action: args.action,
+      args,
+      code: outcome.ok ? 200 : outcome.error.code
+    });
+  }
   return outcome;
 }
 

@@ -3,31 +3,50 @@
  * `{namespace, name, id, args}`; the reply carries the same namespace and
  * id, with `name` set to `response` or `error`.
  *
- * Requests on one connection are served strictly in order, so a client
- * may send its login and its request back to back without waiting.
+ * Before a connection is upgraded, it must pass the checks a browser
+ * attack would fail (`Origin`, `Host`), its address must not be locked
+ * out, and the connection limits must have room; a refused upgrade gets
+ * an HTTP error with the usual error body. Each connection is then a
+ * `WsConnection`. Every `heartbeatMs` the server pings each connection
+ * and terminates those that did not answer the previous ping.
  */
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 
 import { WebSocketServer, type WebSocket } from 'ws';
 
+import type { TlsFiles } from '../security/tls.js';
 import { RpcError } from './errors.js';
-import type { Caller, Services } from './handlers.js';
-import { envelopeSchema, parse } from './schemas.js';
-import { serveRequest } from './serve.js';
+import type { Services } from './handlers.js';
+import { createListener, listen, remoteAddress } from './listener.js';
+import { refuseLockedOut } from './login.js';
+import { WsConnection, type ConnectionSettings } from './ws-connection.js';
 
-export interface WsOptions {
+/** Where and how to listen; the settings are `ServerConfig`'s. */
+export interface WsOptions extends ConnectionSettings {
   host: string;
   /** 0 picks a free port. */
   port: number;
-  /** Largest message accepted, bytes. Default 16 MiB. */
-  maxPayload?: number;
+  /** Certificate and key for wss://; null serves ws://. */
+  tls: TlsFiles | null;
+  /** Whether messages may be compressed (permessage-deflate). */
+  wsCompression: boolean;
+  /** Gap between pings, ms. */
+  heartbeatMs: number;
+  /** Longest the upgrade request may take to arrive, ms. */
+  requestTimeoutMs: number;
 }
 
-/** Largest message accepted by default: room for big `run` batches. */
-const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024;
+/** Messages this small are not worth compressing, bytes. */
+const COMPRESS_THRESHOLD = 1024;
 
 export class WsTransport {
-  #server: WebSocketServer | null = null;
+  #server: Server | null = null;
+  #sockets: WebSocketServer | null = null;
+  #heartbeat: NodeJS.Timeout | null = null;
+  /** Connections that answered since the last ping. */
+  #alive = new WeakSet<WebSocket>();
+  #addresses = new WeakMap<WebSocket, string>();
   #services: Services;
 
   constructor(services: Services) {
@@ -35,115 +54,127 @@ export class WsTransport {
   }
 
   /** Starts listening; resolves with the bound port. */
-  listen(options: WsOptions): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const server = new WebSocketServer({
-        host: options.host,
-        port: options.port,
-        maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD
-      });
-      server.once('error', reject);
-      server.once('listening', () => {
-        server.off('error', reject);
-        server.on('error', (error) =>
-          this.#services.log.error({ err: error }, 'websocket server error')
-        );
-        resolve((server.address() as AddressInfo).port);
-      });
-      server.on('connection', (socket, request) =>
-        this.#accept(socket, request.socket.remoteAddress ?? 'unknown')
-      );
-      this.#server = server;
+  async listen(options: WsOptions): Promise<number> {
+    const { security } = this.#services;
+    const listener = createListener({
+      host: options.host,
+      port: options.port,
+      tls: options.tls,
+      requestTimeoutMs: options.requestTimeoutMs,
+      connections: security.connections
     });
+    const sockets = new WebSocketServer({
+      noServer: true,
+      // Checked against the inflated size, so a compressed message
+      // cannot grow past it either.
+      maxPayload: options.maxMessageBytes,
+      perMessageDeflate: options.wsCompression
+        ? { threshold: COMPRESS_THRESHOLD }
+        : false
+    });
+    const { server } = listener;
+    server.on('request', (_, response) => {
+      response.writeHead(426, { 'Content-Type': 'text/plain' });
+      response.end('this port speaks WebSocket only\n');
+    });
+    server.on('upgrade', (request, socket, head) => {
+      try {
+        const refusal = listener.refusal(request.socket);
+        if (refusal) throw refusal;
+        security.origins.check(request.headers);
+        refuseLockedOut(security.throttle, remoteAddress(request));
+      } catch (error) {
+        return refuse(socket, remoteAddress(request), error, this.#services);
+      }
+      sockets.handleUpgrade(request, socket, head, (ws) =>
+        this.#accept(ws, request, options)
+      );
+    });
+    server.on('error', (error) =>
+      this.#services.log.error({ err: error }, 'websocket server error')
+    );
+    this.#server = server;
+    this.#sockets = sockets;
+    const port = await listen(server, options.host, options.port);
+    this.#heartbeat = setInterval(() => this.#beat(), options.heartbeatMs);
+    return port;
   }
 
   /** Closes every connection and stops listening. */
   close(): Promise<void> {
     const server = this.#server;
+    const sockets = this.#sockets;
     this.#server = null;
-    if (!server) return Promise.resolve();
-    for (const client of server.clients) client.close(1001, 'server stopping');
-    return new Promise((resolve) => server.close(() => resolve()));
+    this.#sockets = null;
+    if (this.#heartbeat) clearInterval(this.#heartbeat);
+    if (!server || !sockets) return Promise.resolve();
+    for (const client of sockets.clients) client.close(1001, 'server stopping');
+    sockets.close();
+    return new Promise((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
   }
 
-  #accept(socket: WebSocket, address: string): void {
+  #accept(
+    socket: WebSocket,
+    request: IncomingMessage,
+    options: WsOptions
+  ): void {
+    const address = remoteAddress(request);
     const services = this.#services;
-    const subscriber = {
-      send: (message: string) => {
-        if (socket.readyState === socket.OPEN) socket.send(message);
-      }
-    };
-    const caller: Caller = {
-      transport: 'ws',
-      address,
-      session: null,
-      token: null,
-      subscriber,
-      login(session, token) {
-        caller.session = session;
-        caller.token = token;
-      }
-    };
-    let chain = Promise.resolve();
-    socket.on('message', (data, isBinary) => {
-      const text = isBinary ? null : data.toString();
-      chain = chain.then(() => this.#serve(socket, caller, text));
-    });
-    socket.on('close', () => services.hub.unsubscribe(subscriber));
+    new WsConnection(socket, address, services, options);
+    this.#addresses.set(socket, address);
+    this.#alive.add(socket);
+    socket.on('pong', () => this.#alive.add(socket));
+    socket.on('message', () => this.#alive.add(socket));
     socket.on('error', (error) =>
       services.log.warn({ address, err: error.message }, 'websocket error')
     );
   }
 
-  async #serve(
-    socket: WebSocket,
-    caller: Caller,
-    text: string | null
-  ): Promise<void> {
-    // A token used on a connection expires like any other; a connection
-    // does not stay logged in past its token.
-    if (caller.token && !this.#services.tokens.resolve(caller.token)) {
-      caller.login!(null, null);
-    }
-    let namespace = 'rpc';
-    let id: string | number = '';
-    let reply: unknown;
-    try {
-      if (text === null) {
-        throw new RpcError('bad_json', 'messages must be JSON text frames');
+  /** Pings every connection; ends those that missed the last ping. */
+  #beat(): void {
+    for (const socket of this.#sockets?.clients ?? []) {
+      if (!this.#alive.has(socket)) {
+        this.#services.log.info(
+          { address: this.#addresses.get(socket) },
+          'dropped a connection that stopped answering pings'
+        );
+        socket.terminate();
+        continue;
       }
-      const envelope = parse(envelopeSchema, parseJson(text), 'message');
-      namespace = envelope.namespace;
-      id = envelope.id ?? '';
-      const outcome = await serveRequest(
-        envelope.namespace,
-        envelope.name,
-        envelope.args,
-        caller,
-        this.#services
-      );
-      if ('silent' in outcome) return;
-      reply = outcome.ok
-        ? { namespace, name: 'response', id, args: outcome.args }
-        : { namespace, name: 'error', id, args: outcome.error };
-    } catch (error) {
-      const args =
-        error instanceof RpcError
-          ? error.toArgs()
-          : new RpcError('internal', 'the server failed; see its log').toArgs();
-      reply = { namespace, name: 'error', id, args };
+      this.#alive.delete(socket);
+      socket.ping();
     }
-    if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(reply));
   }
 }
 
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new RpcError(
-      'bad_json',
-      `the message is not valid JSON: ${(error as Error).message}`
-    );
+/** Answers a refused upgrade with an HTTP error and hangs up. */
+function refuse(
+  socket: Duplex,
+  address: string,
+  error: unknown,
+  services: Services
+): void {
+  const rpc = error instanceof RpcError
+    ? error
+    : new RpcError('internal', 'the server failed; see its log');
+  if (!(error instanceof RpcError)) {
+    services.log.error({ err: error }, 'websocket upgrade failed');
   }
+  const args = rpc.toArgs();
+  const body = JSON.stringify({ args });
+  socket.on('error', () => {});
+  socket.end(
+    `HTTP/1.1 ${args.code} ${args.message}\r\n` +
+      'Content-Type: application/json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      'Connection: close\r\n\r\n' +
+      body
+  );
+  services.log.info(
+    { transport: 'ws', address, code: args.code, error: args.error },
+    'upgrade refused'
+  );
 }

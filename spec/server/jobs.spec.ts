@@ -180,7 +180,7 @@ describe('jobs over the WebSocket API', function () {
       const log = await events.finished('numbers');
       const streamed = events.of('numbers')
         .filter((e) => e.event === 'output')
-        .map((e) => e.output.map((part: any) => part.text).join(''))
+        .map((e) => e.output)
         .join('');
       const expected = execFileSync('seq', ['1', '300000'], {
         encoding: 'utf8',
@@ -250,7 +250,7 @@ describe('jobs over the WebSocket API', function () {
     });
     expect(jobs.pkg_queue.first.commands).to.deep.equal(['sleep 30']);
     expect(queues.pkg_queue).to.deep.equal({
-      limit: 1, running: 1, pending: 1
+      limit: 1, running: 1, pending: 1, paused: false
     });
   });
 

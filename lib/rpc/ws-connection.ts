@@ -1,0 +1,215 @@
+/**
+ * One WebSocket connection: its login, its requests served strictly in
+ * order, its deadlines, and its side of the event stream.
+ *
+ * - A connection that has not logged in within the login deadline
+ *   (30 s by default) is closed with 1008, as the original server did;
+ *   logging out starts the deadline again.
+ * - A connection that sends no request for the idle timeout (30 min)
+ *   is closed with 1000, unless it is subscribed to events.
+ * - Requests wait in a queue while one is served; once the queue holds
+ *   a message's worth of bytes, reading from the socket pauses, so a
+ *   client cannot make the server buffer without end.
+ * - As a subscriber, a connection whose unsent data, not counting the
+ *   latest event, passes the limit is dropped: a client that stopped
+ *   reading must not grow server memory.
+ */
+import type { WebSocket } from 'ws';
+
+import { RpcError } from './errors.js';
+import type { Caller, Services } from './handlers.js';
+import { envelopeSchema, parse } from './schemas.js';
+import { serveRequest } from './serve.js';
+
+/** The limits and periods a connection keeps to; see `ServerConfig`. */
+export interface ConnectionSettings {
+  loginDeadlineMs: number;
+  idleTimeoutMs: number;
+  maxUnsentBytes: number;
+  maxMessageBytes: number;
+}
+
+/** Requests waiting at most before reading pauses, whatever their size. */
+const MAX_QUEUED = 64;
+
+export class WsConnection {
+  readonly socket: WebSocket;
+  readonly caller: Caller;
+  #services: Services;
+  #settings: ConnectionSettings;
+  #chain = Promise.resolve();
+  #queuedBytes = 0;
+  #queued = 0;
+  #subscribed = false;
+  /** Bytes of the last event queued to the socket. */
+  #lastEventBytes = 0;
+  #closed = false;
+  #loginTimer: NodeJS.Timeout | null = null;
+  #idleTimer: NodeJS.Timeout;
+
+  constructor(
+    socket: WebSocket,
+    address: string,
+    services: Services,
+    settings: ConnectionSettings
+  ) {
+    this.socket = socket;
+    this.#services = services;
+    this.#settings = settings;
+    const subscriber = { send: (message: string) => this.#push(message) };
+    this.caller = {
+      transport: 'ws',
+      address,
+      session: null,
+      token: null,
+      subscriber,
+      login: (session, token) => {
+        this.caller.session = session;
+        this.caller.token = token;
+        if (session) this.#clearLoginDeadline();
+        else this.#startLoginDeadline();
+      }
+    };
+    this.#startLoginDeadline();
+    this.#idleTimer = setTimeout(() => this.#idle(), settings.idleTimeoutMs);
+    socket.on('message', (data, isBinary) => this.#receive(data, isBinary));
+    socket.on('close', () => this.#onClose());
+  }
+
+  #receive(data: unknown, isBinary: boolean): void {
+    this.#idleTimer.refresh();
+    const text = isBinary ? null : String(data);
+    const size = text?.length ?? 0;
+    this.#queuedBytes += size;
+    this.#queued += 1;
+    if (this.#queuedBytes >= this.#settings.maxMessageBytes ||
+        this.#queued >= MAX_QUEUED) {
+      this.socket.pause();
+    }
+    this.#chain = this.#chain.then(async () => {
+      try {
+        await this.#serve(text);
+      } finally {
+        this.#queuedBytes -= size;
+        this.#queued -= 1;
+        if (this.socket.isPaused) this.socket.resume();
+      }
+    });
+  }
+
+  async #serve(text: string | null): Promise<void> {
+    // Served even once the socket has closed: a client may send a
+    // request, or its logout, and hang up without waiting for a reply.
+    const { socket, caller } = this;
+    // A token used on a connection expires like any other; a connection
+    // does not stay logged in past its token.
+    if (caller.token && !this.#services.tokens.resolveKey(caller.token)) {
+      caller.login!(null, null);
+    }
+    let namespace = 'rpc';
+    let id: string | number = '';
+    let reply: unknown;
+    let error: string | null = null;
+    try {
+      if (text === null) {
+        throw new RpcError('bad_json', 'messages must be JSON text frames');
+      }
+      const envelope = parse(envelopeSchema, parseJson(text), 'message');
+      namespace = envelope.namespace;
+      id = envelope.id ?? '';
+      const outcome = await serveRequest(
+        envelope.namespace,
+        envelope.name,
+        envelope.args,
+        caller,
+        this.#services
+      );
+      if ('silent' in outcome) return;
+      if (outcome.ok) this.#noteSubscription(namespace, envelope.name);
+      error = outcome.ok ? null : outcome.error.error;
+      reply = outcome.ok
+        ? { namespace, name: 'response', id, args: outcome.args }
+        : { namespace, name: 'error', id, args: outcome.error };
+    } catch (thrown) {
+      const args =
+        thrown instanceof RpcError
+          ? thrown.toArgs()
+          : new RpcError('internal', 'the server failed; see its log').toArgs();
+      error = args.error;
+      reply = { namespace, name: 'error', id, args };
+    }
+    if (socket.readyState !== socket.OPEN) return;
+    socket.send(JSON.stringify(reply));
+    // As the original did: a locked-out address loses its connection.
+    if (error === 'locked_out') socket.close(1008, 'locked out');
+  }
+
+  #noteSubscription(namespace: string, name: string): void {
+    if (namespace !== 'events') return;
+    if (name === 'subscribe') this.#subscribed = true;
+    if (name === 'unsubscribe') this.#subscribed = false;
+  }
+
+  /** Sends one event, or drops a subscriber that stopped reading. */
+  #push(message: string): void {
+    const { socket } = this;
+    if (socket.readyState !== socket.OPEN) return;
+    // One event may be as large as a burst of output; a reader that keeps
+    // up may still be taking it in. What is left from before it is what
+    // a reader that stopped leaves behind.
+    const unsent = socket.bufferedAmount;
+    if (unsent - this.#lastEventBytes > this.#settings.maxUnsentBytes) {
+      this.#services.log.warn(
+        { address: this.caller.address, unsentBytes: unsent },
+        'dropped a subscriber that stopped reading'
+      );
+      this.#services.hub.unsubscribe(this.caller.subscriber!);
+      // A close frame would queue behind the unsent data; cut it off.
+      socket.terminate();
+      return;
+    }
+    this.#lastEventBytes = Buffer.byteLength(message);
+    socket.send(message);
+  }
+
+  #startLoginDeadline(): void {
+    this.#clearLoginDeadline();
+    if (this.#closed) return;
+    const ms = this.#settings.loginDeadlineMs;
+    this.#loginTimer = setTimeout(() => {
+      this.socket.close(1008, `no login within ${Math.round(ms / 1000)} s`);
+    }, ms);
+  }
+
+  #clearLoginDeadline(): void {
+    if (this.#loginTimer) clearTimeout(this.#loginTimer);
+    this.#loginTimer = null;
+  }
+
+  #idle(): void {
+    if (this.#subscribed) {
+      this.#idleTimer.refresh();
+      return;
+    }
+    const seconds = Math.round(this.#settings.idleTimeoutMs / 1000);
+    this.socket.close(1000, `idle for ${seconds} s`);
+  }
+
+  #onClose(): void {
+    this.#closed = true;
+    this.#clearLoginDeadline();
+    clearTimeout(this.#idleTimer);
+    this.#services.hub.unsubscribe(this.caller.subscriber!);
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new RpcError(
+      'bad_json',
+      `the message is not valid JSON: ${(error as Error).message}`
+    );
+  }
+}

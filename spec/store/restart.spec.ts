@@ -1,0 +1,160 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { expect } from 'chai';
+
+import { Client } from '../../lib/client/client.js';
+import {
+  EventLog,
+  groupAlive,
+  startServer
+} from '../helpers/server.js';
+
+const bin = fileURLToPath(new URL('../../../bin/dispatcher.js', import.meta.url));
+
+describe('restarts and crashes', function () {
+  let dataDir: string;
+
+  beforeEach(async function () {
+    dataDir = await mkdtemp(join(tmpdir(), 'dispatcher-restart-'));
+  });
+
+  afterEach(async function () {
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('keeps pending jobs across a clean restart, in order', async function () {
+    const first = await startServer({ dataDir, jobCwd: dataDir, graceMs: 500 });
+    const client = await first.connect();
+    await client.dispatcher({
+      action: 'run', queue: 'pkg_queue', blocker: 'sleep 30'
+    });
+    const ids = Array.from({ length: 5 }, (_, i) => `kept-${i}`);
+    for (const id of ids) {
+      await client.dispatcher({ action: 'run', queue: 'pkg_queue', [id]: 'true' });
+    }
+    await first.stop();
+
+    const second = await startServer({ dataDir, jobCwd: dataDir });
+    try {
+      const again = await second.connect();
+      const history = await finishedJobs(again, ids.length + 1);
+      const blocker = history.get('blocker');
+      expect(blocker.outcome).to.equal('killed');
+      expect(blocker.killed.by).to.equal('shutdown');
+      const kept = ids.map((id) => history.get(id));
+      expect(kept.map((job) => job.outcome))
+        .to.deep.equal(ids.map(() => 'success'));
+      const starts = kept.map((job) => Date.parse(job.commands[0].time_started));
+      expect([...starts].sort((a, b) => a - b)).to.deep.equal(starts);
+      expect(second.server.recovery!.crashed).to.equal(false);
+      expect(second.server.recovery!.requeued).to.equal(5);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('after a SIGKILL, ends the running job as interrupted, kills its ' +
+    'tree and requeues the rest in order', async function () {
+    const ports = await freePorts(2);
+    const first = await serve(dataDir, ports);
+    const password = (await readFile(join(dataDir, 'admin-password'), 'utf8'))
+      .trim();
+    const url = `ws://127.0.0.1:${ports[0]}`;
+    const client = await Client.connect(url, { user: 'admin', password });
+    const events = new EventLog(client);
+    await client.subscribe();
+    await client.dispatcher({
+      action: 'run', queue: 'pkg_queue',
+      victim: "sh -c 'sleep 300 & sleep 300 & wait'"
+    });
+    await client.dispatcher({
+      action: 'run', queue: 'pkg_queue', second: 'echo two'
+    });
+    await client.dispatcher({
+      action: 'run', queue: 'pkg_queue', third: 'echo three'
+    });
+    const started = await events.next((e) =>
+      e.event === 'started' && e.process_id === 'victim');
+    const pgid = started.commands[0].pid as number;
+    first.kill('SIGKILL');
+    await new Promise((resolve) => first.once('exit', resolve));
+    await client.close();
+    expect(groupAlive(pgid)).to.equal(true);
+
+    const restarted = Date.now();
+    const second = await serve(dataDir, ports);
+    try {
+      while (groupAlive(pgid)) {
+        expect(Date.now() - restarted).to.be.below(5000);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const again = await Client.connect(url, { user: 'admin', password });
+      const byId = await finishedJobs(again, 3);
+      expect(byId.get('victim').outcome).to.equal('interrupted');
+      expect(byId.get('second').outcome).to.equal('success');
+      expect(byId.get('third').outcome).to.equal('success');
+      expect(Date.parse(byId.get('third').time_started)).to.be.at.least(
+        Date.parse(byId.get('second').time_finished));
+      await again.close();
+    } finally {
+      second.kill('SIGTERM');
+      await new Promise((resolve) => second.once('exit', resolve));
+    }
+  });
+});
+
+/** Waits until `count` jobs have finished; returns them by id. */
+async function finishedJobs(
+  client: Client,
+  count: number
+): Promise<Map<string, any>> {
+  const deadline = Date.now() + 10000;
+  for (;;) {
+    const { finished } = await client.dispatcher({
+      action: 'list', finished: true
+    });
+    if (finished.length >= count) {
+      return new Map(finished.map((job: any) => [job.process_id, job]));
+    }
+    if (Date.now() > deadline) throw new Error('jobs did not finish');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Starts the real server binary and waits until it listens. */
+async function serve(dataDir: string, ports: number[]): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [
+    bin, 'serve', '--data-dir', dataDir, '--ws-port', String(ports[0]),
+    '--rest-port', String(ports[1]), '--grace', '1'
+  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  const deadline = Date.now() + 10000;
+  while (!output.includes('"msg":"listening"')) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`server did not start: ${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return child;
+}
+
+async function freePorts(count: number): Promise<number[]> {
+  const ports: number[] = [];
+  for (let i = 0; i < count; i++) {
+    ports.push(await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as { port: number };
+        probe.close(() => resolve(port));
+      });
+    }));
+  }
+  return ports;
+}
