@@ -9,7 +9,7 @@
  * truncated flag set; the job itself carries on.
  */
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
-import { open, rm } from 'node:fs/promises';
+import { open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** Ends a file cut short by the cap. */
@@ -163,7 +163,11 @@ export class JobOutputWriter {
     if (!this.#stopped) this.#stream(index);
   }
 
-  /** Flushes and closes every file. */
+  /**
+   * Flushes and closes every file. Resolves with what really reached
+   * the disk: a write that failed after `write()` returned (a full disk)
+   * shows here as fewer bytes and `truncated`.
+   */
   async close(): Promise<WrittenOutput> {
     await Promise.all(this.#streams.filter(Boolean).map(
       (stream) => new Promise<void>((resolve) => {
@@ -172,7 +176,18 @@ export class JobOutputWriter {
         stream.once('error', () => resolve());
       })
     ));
-    return this.written;
+    const bytes = await Promise.all(this.#bytes.map(async (_, index) => {
+      try {
+        return (await stat(this.#files.path(this.key, index))).size;
+      } catch {
+        return 0;
+      }
+    }));
+    // The cap marker is on disk but not output.
+    const counted = bytes.map((size, index) =>
+      Math.min(size, this.#bytes[index] ?? 0));
+    const short = counted.some((size, i) => size < (this.#bytes[i] ?? 0));
+    return { bytes: counted, truncated: this.#truncated || short };
   }
 
   #stream(index: number): WriteStream {

@@ -155,7 +155,12 @@ export class Recorder {
       })
     ]);
     if (recorded.writer) {
-      const closing = recorded.writer.close().catch((error) =>
+      const { key } = recorded;
+      const closing = recorded.writer.close().then((final) => {
+        const changed = final.truncated !== written.truncated ||
+          final.bytes.some((bytes, i) => bytes !== written.bytes[i]);
+        if (changed) this.#store.markOutput(key, final.bytes, final.truncated);
+      }).catch((error) =>
         this.#log.error({ err: error, jobId: event.job.id },
           'closing output failed'));
       this.#closing.add(closing);

@@ -154,6 +154,12 @@ export class SqliteStore implements JobStore {
            started_at, finished_at, exit_code, signal, error, output_bytes)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
       ),
+      outputTotal: db.prepare(
+        'UPDATE jobs SET output_bytes = ?, output_truncated = ? WHERE key = ?'
+      ),
+      outputCommand: db.prepare(
+        'UPDATE commands SET output_bytes = ? WHERE job_key = ? AND idx = ?'
+      ),
       unfinished: db.prepare(
         "SELECT * FROM jobs WHERE state != 'finished' ORDER BY key"
       ),
@@ -222,6 +228,16 @@ export class SqliteStore implements JobStore {
           outcome.error, record.outputBytes[index] ?? 0
         );
       });
+    })();
+  }
+
+  markOutput(key: number, bytes: number[], truncated: boolean): void {
+    const { outputTotal, outputCommand } = this.#statements;
+    this.#db.transaction(() => {
+      outputTotal.run(
+        bytes.reduce((sum, n) => sum + n, 0), truncated ? 1 : 0, key
+      );
+      bytes.forEach((n, index) => outputCommand.run(n, key, index));
     })();
   }
 
