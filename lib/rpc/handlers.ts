@@ -357,20 +357,30 @@ function listJobs(
     throw new RpcError('bad_request', `args.after: ${(error as Error).message}`);
   }
   const jobs: Record<string, Record<string, unknown>> = {};
+  // Jobs of one request share a submit time: format it once, not 100 000
+  // times.
+  let lastMs = NaN;
+  let lastIso: string | null = null;
   for (const entry of listing.entries) {
     const { job } = entry;
-    const serial = Number.isFinite(limits.get(job.queue));
-    jobs[job.queue] ??= {};
-    jobs[job.queue][job.id] = {
+    if (job.submittedAt !== lastMs) {
+      lastMs = job.submittedAt;
+      lastIso = isoTime(lastMs);
+    }
+    const listed: Record<string, unknown> = {
       commands: job.commands,
-      state: entry.state,
-      ...(serial && { queue_position: String(entry.position) }),
-      pid: entry.pid,
-      current_cmd: entry.state === 'running' ? job.commands[entry.index] : '',
-      time_submitted: isoTime(job.submittedAt),
-      time_started: isoTime(entry.startedAt),
-      submitted_by: job.submittedBy
+      state: entry.state
     };
+    if (Number.isFinite(limits.get(job.queue))) {
+      listed.queue_position = String(entry.position);
+    }
+    listed.pid = entry.pid;
+    listed.current_cmd =
+      entry.state === 'running' ? job.commands[entry.index] : '';
+    listed.time_submitted = lastIso;
+    listed.time_started = isoTime(entry.startedAt);
+    listed.submitted_by = job.submittedBy;
+    (jobs[job.queue] ??= {})[job.id] = listed;
   }
   const queues: Record<string, unknown> = {};
   for (const [name, sizes] of dispatcher.queueSizes()) {
