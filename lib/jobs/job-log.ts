@@ -9,6 +9,8 @@
  * order, because keys made of command text collide when a chain repeats
  * a command.
  */
+import { constants } from 'node:os';
+
 import type { CommandOutcome, KillRecord } from '../../machines/job.js';
 import type { QueuedJob } from '../../machines/queue.js';
 
@@ -76,13 +78,8 @@ export function returnCode(outcome: CommandOutcome): number {
   return outcome.error?.startsWith('program not found') ? 127 : 126;
 }
 
-const signalNumbers: Record<string, number> = {
-  SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9,
-  SIGSEGV: 11, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15
-};
-
 function signalNumber(signal: string): number {
-  return signalNumbers[signal] ?? 0;
+  return (constants.signals as Record<string, number>)[signal] ?? 0;
 }
 
 function commandLog(
@@ -109,6 +106,14 @@ function commandLog(
   };
 }
 
+/** Fields of the log that command-text keys must not replace. */
+const logFields = new Set([
+  'process_id', 'queue', 'state', 'cmd_list', 'current_cmd',
+  'time_submitted', 'submitted_by', 'submitted_from', 'time_started',
+  'time_finished', 'commands', 'outcome', 'killed', 'output_truncated',
+  'event', 'seq', 'time'
+]);
+
 /** Builds the full job log. */
 export function jobLog(facts: JobFacts): Record<string, unknown> {
   const { job } = facts;
@@ -118,7 +123,9 @@ export function jobLog(facts: JobFacts): Record<string, unknown> {
     state: facts.state,
     cmd_list: job.commands,
     current_cmd:
-      facts.state === 'pending' ? '' : job.commands[facts.index] ?? '',
+      facts.state === 'running' || facts.outcomes.length > 0
+        ? job.commands[facts.index] ?? ''
+        : '',
     time_submitted: isoTime(job.submittedAt),
     submitted_by: job.submittedBy,
     time_started: isoTime(facts.startedAt) ?? '',
@@ -130,8 +137,9 @@ export function jobLog(facts: JobFacts): Record<string, unknown> {
     const entry = commandLog(facts, index);
     commands.push(entry);
     // A repeated command overwrites the earlier entry here, as it did in
-    // the original; `commands` keeps each one.
-    log[entry.command] = entry.output;
+    // the original; `commands` keeps each one. A command named like one
+    // of the log's own fields gets no key of its own.
+    if (!logFields.has(entry.command)) log[entry.command] = entry.output;
     const outcome = facts.outcomes[index];
     if (outcome) log[`return_codes/${entry.command}`] = returnCode(outcome);
   }
