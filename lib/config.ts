@@ -89,11 +89,11 @@ export interface ServerConfig {
    * a subscriber is dropped, bytes. Default 8 MiB.
    */
   maxUnsentBytes: number;
-  /** Pending and running jobs in all queues. Default 100 000. */
+  /** Pending and running jobs in all queues. Default 250 000. */
   maxLiveJobs: number;
   /**
-   * Pending and running jobs in any one queue. Default 100 000, so only
-   * the total binds; lower it to keep one queue from taking all.
+   * Pending and running jobs in any one queue. Default 200 000; lower
+   * it to keep one queue from taking all.
    */
   maxLiveJobsPerQueue: number;
   /** Longest job id, characters. Default 256. */
@@ -128,6 +128,8 @@ export interface ServerConfig {
   pauseAfterCrash: boolean;
   /** Events kept for subscribers that resume, count. */
   eventBacklog: number;
+  /** Events kept for subscribers that resume, bytes in all. */
+  eventBacklogBytes: number;
 }
 
 /** The queues every server has; more can be configured. */
@@ -168,8 +170,8 @@ export const defaults: ServerConfig = {
   maxConnectionsPerAddress: 64,
   maxConnections: 1024,
   maxUnsentBytes: 8 * 1024 * 1024,
-  maxLiveJobs: 100000,
-  maxLiveJobsPerQueue: 100000,
+  maxLiveJobs: 250000,
+  maxLiveJobsPerQueue: 200000,
   maxJobIdLength: 256,
   maxChainLength: 100,
   maxCommandLength: 64 * 1024,
@@ -182,7 +184,8 @@ export const defaults: ServerConfig = {
   retentionMaxJobs: 10000,
   onStop: 'kill',
   pauseAfterCrash: false,
-  eventBacklog: 10000
+  eventBacklog: 10000,
+  eventBacklogBytes: 8 * 1024 * 1024
 };
 
 /**

@@ -100,6 +100,7 @@ export class DispatcherServer {
     this.#hub = new EventHub({
       intervalMs: config.outputIntervalMs,
       backlog: config.eventBacklog,
+      backlogBytes: config.eventBacklogBytes,
       lastSeq: Number(jobs.getMeta('event_seq') ?? 0),
       onDelivered: (seq) => jobs.setMeta('event_seq', String(seq))
     });

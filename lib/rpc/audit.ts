@@ -1,5 +1,6 @@
 /**
- * Audit lines for the requests that change what runs: `run` and `kill`.
+ * Audit lines for the requests that change what runs: `run`, `kill`,
+ * `pause` and `resume`.
  * Each says who asked, from where, what, and how it was answered, in a
  * line of its own marked `audit: true` (logins write theirs in
  * `login.ts`). A request is described within bounds: a batch of 10 000
@@ -7,16 +8,21 @@
  */
 import type { Logger } from 'pino';
 
+/** The `rpc/dispatcher` actions that are audited. */
+const AUDITED = new Set(['run', 'kill', 'pause', 'resume']);
+
 /** Jobs described per line at most; the rest are only counted. */
 const LISTED_JOBS = 20;
 /** Longest command text copied into a line, characters. */
 const LISTED_COMMAND = 256;
 
+export type AuditedAction = 'run' | 'kill' | 'pause' | 'resume';
+
 export interface AuditedRequest {
   transport: 'ws' | 'rest';
   address: string;
   user: string | null;
-  action: 'run' | 'kill';
+  action: AuditedAction;
   args: Record<string, unknown>;
   /** The reply's code: 200, or the error's. */
   code: number;
@@ -27,17 +33,22 @@ export function audited(
   namespace: string,
   name: string,
   args: unknown
-): args is Record<string, unknown> & { action: 'run' | 'kill' } {
+): args is Record<string, unknown> & { action: AuditedAction } {
   if (namespace !== 'rpc' || name !== 'dispatcher') return false;
   if (typeof args !== 'object' || args === null) return false;
+  if (!Object.hasOwn(args, 'action')) return false;
   const { action } = args as { action?: unknown };
-  return action === 'run' || action === 'kill';
+  return typeof action === 'string' && AUDITED.has(action);
 }
 
-/** Writes the audit line of a `run` or `kill`. */
+/** Writes the audit line of an audited request. */
 export function auditRequest(log: Logger, request: AuditedRequest): void {
   const { args, action } = request;
-  const what = action === 'run' ? runDetails(args) : killDetails(args);
+  const what = action === 'run'
+    ? runDetails(args)
+    : action === 'kill'
+      ? killDetails(args)
+      : { queue: text(args.queue) };
   log.info(
     {
       audit: true,
@@ -71,14 +82,24 @@ function killDetails(args: Record<string, unknown>) {
   const given = args.job_id;
   const ids = Array.isArray(given) ? given : [given];
   return {
-    jobIds: ids.slice(0, LISTED_JOBS).map((id) => clip(String(id))),
+    jobIds: ids.slice(0, LISTED_JOBS).map(text),
     jobCount: ids.length
   };
 }
 
 function commandList(value: unknown): string[] {
   const list = Array.isArray(value) ? value : [value];
-  return list.slice(0, LISTED_JOBS).map((command) => clip(String(command)));
+  return list.slice(0, LISTED_JOBS).map(text);
+}
+
+/**
+ * Any value from a request as bounded text. JSON, not `String()`: the
+ * latter calls the value's own `toString`, which a request can set to
+ * anything.
+ */
+function text(value: unknown): string {
+  if (typeof value === 'string') return clip(value);
+  return clip(JSON.stringify(value) ?? String(value));
 }
 
 function clip(text: string): string {

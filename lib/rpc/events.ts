@@ -46,6 +46,11 @@ export interface EventHubOptions {
   intervalMs: number;
   /** Events kept for subscribers that resume, count. */
   backlog: number;
+  /**
+   * Events kept for subscribers that resume, bytes in all: a job that
+   * prints a lot must not make the backlog hold hundreds of megabytes.
+   */
+  backlogBytes: number;
   /** Number of the last event sent before; numbering goes on from it. */
   lastSeq?: number;
   /** Told the last sequence number after each batch is delivered. */
@@ -65,6 +70,8 @@ export class EventHub {
   readonly intervalMs: number;
   #backlog: Array<{ seq: number; message: string }> = [];
   #backlogLimit: number;
+  #backlogBytesLimit: number;
+  #backlogBytes = 0;
   #onDelivered: ((seq: number) => void) | undefined;
   #subscribers = new Set<Subscriber>();
   #output = new Map<string, PendingOutput>();
@@ -80,6 +87,7 @@ export class EventHub {
   constructor(options: EventHubOptions) {
     this.intervalMs = options.intervalMs;
     this.#backlogLimit = options.backlog;
+    this.#backlogBytesLimit = options.backlogBytes;
     this.#seq = options.lastSeq ?? 0;
     this.#onDelivered = options.onDelivered;
   }
@@ -263,10 +271,20 @@ export class EventHub {
       for (const message of messages) subscriber.send(message);
     }
     const first = this.#seq - messages.length + 1;
-    messages.forEach((message, i) =>
-      this.#backlog.push({ seq: first + i, message }));
-    const excess = this.#backlog.length - this.#backlogLimit;
-    if (excess > 0) this.#backlog.splice(0, excess);
+    messages.forEach((message, i) => {
+      this.#backlog.push({ seq: first + i, message });
+      this.#backlogBytes += message.length;
+    });
+    let drop = 0;
+    while (
+      drop < this.#backlog.length &&
+      (this.#backlog.length - drop > this.#backlogLimit ||
+        this.#backlogBytes > this.#backlogBytesLimit)
+    ) {
+      this.#backlogBytes -= this.#backlog[drop].message.length;
+      drop++;
+    }
+    if (drop > 0) this.#backlog.splice(0, drop);
     this.#delivered = this.#seq;
     this.#onDelivered?.(this.#seq);
   }

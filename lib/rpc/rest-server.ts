@@ -248,7 +248,8 @@ async function readArgs(
       `the body is not valid JSON: ${(error as Error).message}`
     );
   }
-  if (typeof body === 'object' && body !== null && Object.hasOwn(body, 'args')) {
+  if (typeof body === 'object' && body !== null &&
+      Object.hasOwn(body, 'args')) {
     return (body as { args: unknown }).args;
   }
   return body;

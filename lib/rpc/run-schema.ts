@@ -35,13 +35,13 @@ const QUOTED_ID = 64;
 
 /** Checks one job id; throws nothing, returns the problem or null. */
 export function jobIdProblem(id: string, maxLength: number): string | null {
+  // JSON may carry it as a key, but as a property name it would set an
+  // object's prototype wherever jobs are keyed by id.
+  if (id === '__proto__') return 'is a reserved name, not a job id';
   if (id.length > maxLength) {
     return `is a job id longer than ${maxLength} characters`;
   }
   if (!JOB_ID.test(id)) return `is not a valid job id: ${JOB_ID_RULE}`;
-  // JSON may carry it as a key, but as a property name it would set an
-  // object's prototype wherever jobs are keyed by id.
-  if (id === '__proto__') return 'is a reserved name, not a job id';
   return null;
 }
 

@@ -9,13 +9,13 @@ import { RpcError } from './errors.js';
 
 /** The WebSocket envelope. `id` is echoed back in the reply. */
 export const envelopeSchema = z.object({
-  namespace: z.string({ error: 'namespace must be a string' }),
-  name: z.string({ error: 'name must be a string' }),
+  namespace: z.string({ error: 'must be a string' }),
+  name: z.string({ error: 'must be a string' }),
   id: z.union([z.string(), z.number()], {
-    error: 'id must be a string or a number'
+    error: 'must be a string or a number'
   }).optional(),
   args: z.unknown().optional()
-});
+}, { error: 'must be a JSON object' });
 
 export type Envelope = z.infer<typeof envelopeSchema>;
 
@@ -79,7 +79,9 @@ export function parse<T extends z.ZodType>(
   value: unknown,
   prefix: string
 ): z.infer<T> {
-  const result = schema.safeParse(value);
+  // With the input in each issue, `describe` can tell a missing field
+  // from one of the wrong type.
+  const result = schema.safeParse(value, { reportInput: true });
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   const path = [prefix, ...issue.path.map(String)].join('.');

@@ -20,10 +20,7 @@ export async function serveRequest(
   caller: Caller,
   services: Services
 ): Promise<Outcome> {
-  const action =
-    typeof args === 'object' && args !== null && 'action' in args
-      ? String((args as { action: unknown }).action).slice(0, 32)
-      : undefined;
+  const action = actionName(args);
   let outcome: Outcome;
   try {
     const reply = await handle(namespace, name, args, caller, services);
@@ -56,6 +53,20 @@ export async function serveRequest(
     });
   }
   return outcome;
+}
+
+/**
+ * The `action` of a request, for the log. Built without calling
+ * anything on the request's values: `String()` of an object whose
+ * `toString` is not a function throws.
+ */
+function actionName(args: unknown): string | undefined {
+  if (typeof args !== 'object' || args === null) return undefined;
+  if (!Object.hasOwn(args, 'action')) return undefined;
+  const action = (args as { action: unknown }).action;
+  return typeof action === 'string'
+    ? action.slice(0, 32)
+    : `(${typeof action})`;
 }
 
 /** Error args for anything a handler threw. */

@@ -89,6 +89,9 @@ export class WsConnection {
     this.#chain = this.#chain.then(async () => {
       try {
         await this.#serve(text);
+      } catch (error) {
+        // A fault here must not stall the connection's later requests.
+        this.#services.log.error({ err: error }, 'websocket request failed');
       } finally {
         this.#queuedBytes -= size;
         this.#queued -= 1;
@@ -177,7 +180,7 @@ export class WsConnection {
     if (this.#closed) return;
     const ms = this.#settings.loginDeadlineMs;
     this.#loginTimer = setTimeout(() => {
-      this.socket.close(1008, `no login within ${Math.round(ms / 1000)} s`);
+      this.socket.close(1008, `no login within ${ms / 1000} s`);
     }, ms);
   }
 
@@ -191,7 +194,7 @@ export class WsConnection {
       this.#idleTimer.refresh();
       return;
     }
-    const seconds = Math.round(this.#settings.idleTimeoutMs / 1000);
+    const seconds = this.#settings.idleTimeoutMs / 1000;
     this.socket.close(1000, `idle for ${seconds} s`);
   }
 

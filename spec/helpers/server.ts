@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import WebSocket from 'ws';
 
 import { Client, type Message } from '../../lib/client/client.js';
@@ -27,10 +27,11 @@ export interface TestServer {
 
 /**
  * Starts a server. Without `dataDir`, it gets a fresh temporary one that
- * `stop()` removes.
+ * `stop()` removes. `log` replaces the silent logger (see `captureLog`).
  */
 export async function startServer(
-  overrides: Partial<ServerConfig> = {}
+  overrides: Partial<ServerConfig> = {},
+  { log }: { log?: Logger } = {}
 ): Promise<TestServer> {
   const ownDir = overrides.dataDir === undefined;
   const dataDir =
@@ -44,9 +45,14 @@ export async function startServer(
     ...overrides
   };
   const server = new DispatcherServer(config, {
-    log: pino({ level: process.env.SPEC_LOG ?? 'silent' })
+    log: log ?? pino({ level: process.env.SPEC_LOG ?? 'silent' })
   });
-  await server.start();
+  try {
+    await server.start();
+  } catch (error) {
+    if (ownDir) await rm(dataDir, { recursive: true, force: true });
+    throw error;
+  }
   const wsUrl = `ws://127.0.0.1:${server.wsPort}`;
   const adminPassword = server.adminPassword ??
     (await readFile(join(dataDir, 'admin-password'), 'utf8')).trim();
@@ -68,6 +74,17 @@ export async function startServer(
       if (ownDir) await rm(dataDir, { recursive: true, force: true });
     }
   };
+}
+
+/** A logger that keeps every line it writes, parsed, in `lines`. */
+export function captureLog(): { log: Logger; lines: any[] } {
+  const lines: any[] = [];
+  const log = pino({ level: 'debug' }, {
+    write(text: string) {
+      lines.push(JSON.parse(text));
+    }
+  });
+  return { log, lines };
 }
 
 /** Collects a client's events and waits for particular ones. */

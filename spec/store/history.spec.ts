@@ -244,6 +244,11 @@ describe('retention', function () {
       const files = new OutputFiles(server.dataDir, 1 << 20, () => {});
       try {
         const outputs = () => readdirSync(files.directory).sort();
+        // Files are opened and flushed just after their jobs end.
+        const deadline = Date.now() + 5000;
+        while (outputs().length < 3 && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
         expect(outputs()).to.have.length(3);
         expect(await prune(store, files, { maxAgeMs: 1e9, maxJobs: 2 }))
           .to.equal(1);
