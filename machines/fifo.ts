@@ -63,6 +63,25 @@ export class Fifo<T extends { id: string }> {
     for (let node = this.#head; node; node = node.next) yield node.item;
   }
 
+  /** Items after the one with this id, oldest first. */
+  *after(id: string): IterableIterator<T> {
+    for (let node = this.#nodes.get(id)?.next; node; node = node.next) {
+      yield node.item;
+    }
+  }
+
+  /**
+   * 1-based place of an item, or 0 when absent. Walks from the head
+   * with no allocation: fast, but O(place).
+   */
+  position(id: string): number {
+    let place = 1;
+    for (let node = this.#head; node; node = node.next, place++) {
+      if (node.item.id === id) return place;
+    }
+    return 0;
+  }
+
   #unlink(node: Node<T>): void {
     if (node.prev) node.prev.next = node.next;
     else this.#head = node.next;

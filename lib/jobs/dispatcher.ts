@@ -255,7 +255,11 @@ export class Dispatcher extends EventEmitter<{
     const limit = options.limit ?? Infinity;
     let skipping = options.after !== undefined;
     const entries: ListEntry[] = [];
-    for (const entry of this.#entries(options.queue)) {
+    const start = options.after === undefined
+      ? undefined
+      : this.#pendingCursor(options.after);
+    if (start) skipping = false;
+    for (const entry of this.#entries(options.queue, start)) {
       if (skipping) {
         skipping = entry.job.id !== options.after;
         continue;
@@ -282,11 +286,36 @@ export class Dispatcher extends EventEmitter<{
     return sizes;
   }
 
-  *#entries(only?: string): Generator<ListEntry> {
+  /**
+   * Where a page starts when its cursor is a pending job: found through
+   * the queue's index rather than by walking every job before it.
+   */
+  #pendingCursor(id: string): { queue: string; id: string } | undefined {
     const { queues } = this.#supervisorRef().getSnapshot().context;
+    for (const [name, ref] of queues) {
+      if (ref.getSnapshot().context.pending.has(id)) return { queue: name, id };
+    }
+    return undefined;
+  }
+
+  *#entries(
+    only?: string,
+    start?: { queue: string; id: string }
+  ): Generator<ListEntry> {
+    const { queues } = this.#supervisorRef().getSnapshot().context;
+    let started = start === undefined;
     for (const [name, ref] of queues) {
       if (only !== undefined && name !== only) continue;
       const { pending, running } = ref.getSnapshot().context;
+      if (!started) {
+        if (name !== start!.queue) continue;
+        started = true;
+        let position = pending.position(start!.id) + 1;
+        for (const job of pending.after(start!.id)) {
+          yield this.#pendingEntry(job, position++);
+        }
+        continue;
+      }
       for (const id of running) {
         const live = this.#live.get(id);
         if (!live) continue;
@@ -301,17 +330,14 @@ export class Dispatcher extends EventEmitter<{
         };
       }
       let position = 1;
-      for (const job of pending) {
-        yield {
-          job,
-          state: 'pending',
-          position: position++,
-          pid: null,
-          startedAt: null,
-          index: 0
-        };
-      }
+      for (const job of pending) yield this.#pendingEntry(job, position++);
     }
+  }
+
+  #pendingEntry(job: QueuedJob, position: number): ListEntry {
+    return {
+      job, state: 'pending', position, pid: null, startedAt: null, index: 0
+    };
   }
 
   /** The log of a running job, or undefined. */

@@ -3,9 +3,9 @@
  * events on the wire and sends them to every subscribed connection.
  *
  * Each job gets one `queued` event, one `started`, output deltas holding
- * only new text (at most one per `intervalMs` per job, sooner when a
- * megabyte has gathered, and one last delta right before the end), and
- * exactly one `finished` event carrying the full job log. Each event is
+ * only new text (at most one per `intervalMs` per job, sooner once 256 KiB
+ * has gathered, and one last delta right before the end), and exactly
+ * one `finished` event carrying the full job log. Each event is
  * serialised once, whatever the number of subscribers; nothing is built
  * while nobody listens.
  */
@@ -21,9 +21,11 @@ export interface Subscriber {
 
 /**
  * Output held for one event, in characters: past it, the event goes
- * out before the interval is over.
+ * out before the interval is over. The text is sent twice (see below)
+ * and JSON may write a control character as six, so an event stays
+ * under a few megabytes, well below what gets a subscriber dropped.
  */
-export const MAX_OUTPUT_EVENT_CHARS = 1024 * 1024;
+export const MAX_OUTPUT_EVENT_CHARS = 256 * 1024;
 
 /** Fields of an output event, which command-text keys must not hide. */
 const outputFields = new Set([

@@ -285,6 +285,9 @@ const actions = new Map<string, { role: Role; run: Action }>([
   }]
 ]);
 
+// Built once: zod compiles a schema on its first use, per instance.
+const listArgs = listArgsSchema.loose();
+
 const actionNames = () => [...actions.keys()].join(', ');
 
 function dispatcher(
@@ -337,7 +340,7 @@ function listJobs(
   _: Session,
   services: Services
 ): Reply {
-  const { queue, limit, after } = parse(listArgsSchema.loose(), args, 'args');
+  const { queue, limit, after } = parse(listArgs, args, 'args');
   const finished = finishedJobs(args, services);
   const { dispatcher } = services;
   const limits = new Map(

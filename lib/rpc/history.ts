@@ -100,7 +100,7 @@ const finishedSchema = z.object({
     .max(1000, 'must be at most 1000').optional(),
   finished_before: z.string({ error: 'must be a cursor from finished_next' })
     .regex(/^\d+$/, 'must be a cursor from finished_next').optional()
-});
+}).loose();
 
 /**
  * Finished jobs for `list`, newest first, when asked with
@@ -110,7 +110,7 @@ export function finishedJobs(
   args: Record<string, unknown>,
   services: Services
 ): Record<string, unknown> {
-  const request = parse(finishedSchema.loose(), args, 'args');
+  const request = parse(finishedSchema, args, 'args');
   if (!request.finished) return {};
   const limit = request.finished_limit ?? 100;
   const before = request.finished_before === undefined
@@ -126,7 +126,7 @@ export function finishedJobs(
 
 const queueSchema = z.object({
   queue: z.string({ error: 'must be a queue name' })
-});
+}).loose();
 
 /** `pause` and `resume`: stop or restart a queue's admissions. */
 export function pauseQueue(
@@ -134,7 +134,7 @@ export function pauseQueue(
   services: Services,
   pause: boolean
 ): Reply {
-  const { queue } = parse(queueSchema.loose(), args, 'args');
+  const { queue } = parse(queueSchema, args, 'args');
   const { dispatcher } = services;
   const names = dispatcher.queues.map((config) => config.name);
   if (!names.includes(queue)) {
@@ -157,7 +157,7 @@ const readLogsSchema = z.object({
   time_format: z.string({ error: 'must be a string' }).optional(),
   start_time: timeValue.optional(),
   end_time: timeValue.optional()
-});
+}).loose();
 
 const relativeUnits: Record<string, number> = {
   relative_second: 1000,
@@ -201,7 +201,7 @@ export function parseTime(
  * by default the last 12 hours.
  */
 export function readLogs(args: unknown, services: Services): Reply {
-  const request = parse(readLogsSchema.loose(), args ?? {}, 'args');
+  const request = parse(readLogsSchema, args ?? {}, 'args');
   const asked = request.logs === undefined ? [] : [request.logs].flat();
   for (const name of asked) {
     if (!(logNames as readonly string[]).includes(name)) {

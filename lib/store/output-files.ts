@@ -137,7 +137,10 @@ export class JobOutputWriter {
 
   /** Bytes written per command so far, and whether output was cut. */
   get written(): WrittenOutput {
-    return { bytes: [...this.#bytes], truncated: this.#truncated };
+    return {
+      bytes: Array.from(this.#bytes, (bytes) => bytes ?? 0),
+      truncated: this.#truncated
+    };
   }
 
   /** Appends text to a command's file. */
@@ -158,11 +161,6 @@ export class JobOutputWriter {
     }
   }
 
-  /** Opens the file of a command that printed nothing, so it exists. */
-  touch(index: number): void {
-    if (!this.#stopped) this.#stream(index);
-  }
-
   /**
    * Flushes and closes every file. Resolves with what really reached
    * the disk: a write that failed after `write()` returned (a full disk)
@@ -176,7 +174,9 @@ export class JobOutputWriter {
         stream.once('error', () => resolve());
       })
     ));
-    const bytes = await Promise.all(this.#bytes.map(async (_, index) => {
+    const written = Array.from(this.#bytes, (bytes) => bytes ?? 0);
+    const bytes = await Promise.all(written.map(async (_, index) => {
+      if (!this.#streams[index]) return 0;
       try {
         return (await stat(this.#files.path(this.key, index))).size;
       } catch {
@@ -184,9 +184,8 @@ export class JobOutputWriter {
       }
     }));
     // The cap marker is on disk but not output.
-    const counted = bytes.map((size, index) =>
-      Math.min(size, this.#bytes[index] ?? 0));
-    const short = counted.some((size, i) => size < (this.#bytes[i] ?? 0));
+    const counted = bytes.map((size, index) => Math.min(size, written[index]));
+    const short = counted.some((size, index) => size < written[index]);
     return { bytes: counted, truncated: this.#truncated || short };
   }
 

@@ -45,7 +45,15 @@ export class Recorder {
   #log: Logger;
   #boot = bootId();
   #jobs = new Map<string, Recorded>();
-  #listener = (event: JobEvent) => this.#record(event);
+  #listener = (event: JobEvent) => {
+    // A store that fails (a full disk, a broken file) must not take the
+    // server down with it; jobs go on and the fault is logged.
+    try {
+      this.#record(event);
+    } catch (error) {
+      this.#log.error({ err: error, event: event.type }, 'recording failed');
+    }
+  };
   #dispatcher: Dispatcher | null = null;
   #closing = new Set<Promise<unknown>>();
 
@@ -105,8 +113,9 @@ export class Recorder {
         const commands = event.log.commands as Array<{ pid: number | null }>;
         const pid = commands[0]?.pid ?? null;
         this.#store.markRunning(recorded.key, at, this.#group(pid));
+        // Files are made on a command's first output: most print little
+        // or nothing, and opening one costs as much as a small job.
         recorded.writer = this.#files.writer(recorded.key);
-        recorded.writer.touch(0);
         this.#line(at, event.job.id, 'started', { pid });
         return;
       }
@@ -114,7 +123,6 @@ export class Recorder {
         const recorded = this.#jobs.get(event.job.id);
         if (!recorded) return;
         this.#store.markGroup(recorded.key, this.#group(event.pid));
-        recorded.writer?.touch(event.index);
         return;
       }
       case 'output':
@@ -147,7 +155,15 @@ export class Recorder {
       outputBytes: written.bytes,
       outputTruncated: written.truncated
     });
-    const summary = { ...log, commands: undefined };
+    // The line names what ran and how it ended; output stays in its
+    // files, not repeated here.
+    const summary: Record<string, unknown> = {};
+    for (const [field, value] of Object.entries(log)) {
+      if (field === 'commands' || field === 'cmd_list') continue;
+      if ((event.job.commands as string[]).includes(field)) continue;
+      summary[field] = value;
+    }
+    summary.cmd_list = event.job.commands;
     this.#store.addLogLines([
       { at, log: 'dispatcher', message: summary },
       ...this.#eventLine(at, event.job.id, 'finished', {

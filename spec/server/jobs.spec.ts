@@ -146,7 +146,8 @@ describe('jobs over the WebSocket API', function () {
     await client.dispatcher({ action: 'kill', job_id: 'twice', grace: 60 });
     await events.next((e) => e.event === 'signal' && e.signal === 'SIGTERM');
     await client.dispatcher({ action: 'kill', job_id: 'twice' });
-    const log = await events.finished('twice', 3000);
+    // Well under the 60 s grace: the second kill did not wait for it.
+    const log = await events.finished('twice', 10000);
     expect(log.killed.signals).to.deep.equal(['SIGTERM', 'SIGKILL']);
   });
 
