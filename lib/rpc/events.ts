@@ -17,6 +17,8 @@ import type { QueuedJob } from '../../machines/queue.js';
 export interface Subscriber {
   /** Sends one serialised event message. */
   send(message: string): void;
+  /** Sends several at once, in one write where it can. */
+  sendMany?(messages: string[]): void;
 }
 
 /**
@@ -270,7 +272,8 @@ export class EventHub {
     this.#outbox = [];
     if (messages.length === 0) return;
     for (const subscriber of this.#subscribers) {
-      for (const message of messages) subscriber.send(message);
+      if (subscriber.sendMany) subscriber.sendMany(messages);
+      else for (const message of messages) subscriber.send(message);
     }
     const first = this.#seq - messages.length + 1;
     messages.forEach((message, i) => {
