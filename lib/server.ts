@@ -29,6 +29,7 @@ import {
   type Recovery
 } from './store/recovery.js';
 import { schedulePruning } from './store/retention.js';
+import { lockDataDirectory } from './store/lock.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import type { JobStore } from './store/store.js';
 
@@ -52,6 +53,7 @@ export class DispatcherServer {
   #hub: EventHub | null = null;
   #unlog: (() => void) | null = null;
   #store: JobStore | null = null;
+  #unlock: (() => void) | null = null;
   #recorder: Recorder | null = null;
   #stopPruning: (() => void) | null = null;
   /** What start-up recovery found; set once `start()` has resolved. */
@@ -86,6 +88,7 @@ export class DispatcherServer {
     const security = createSecurity(config);
     const { store, adminPassword } = await UserStore.open(config.dataDir);
     this.adminPassword = adminPassword;
+    this.#unlock = lockDataDirectory(config.dataDir);
     const jobs = new SqliteStore(config.dataDir);
     this.#store = jobs;
     const files = new OutputFiles(
@@ -124,6 +127,10 @@ export class DispatcherServer {
     this.#recorder.attach(this.dispatcher);
     this.#hub.attach(this.dispatcher);
     this.dispatcher.start();
+    // Nothing starts until both ports are ours: a server that cannot
+    // listen must leave the jobs it took back as they were.
+    const queueNames = config.queues.map((queue) => queue.name);
+    for (const name of queueNames) this.dispatcher.pause(name);
     const requeued = requeuePending(
       jobs, this.dispatcher, ended.crashed, recoveryOptions,
       (id, key) => this.#recorder!.adopt(id, key)
@@ -145,12 +152,20 @@ export class DispatcherServer {
     this.#ws = new WsTransport(services);
     this.#rest = new RestTransport(services);
     const { host } = this.config;
-    this.wsPort = await this.#ws.listen({
-      ...config, port: config.wsPort, tls
-    });
-    this.restPort = await this.#rest.listen({
-      ...config, port: config.restPort, tls
-    });
+    try {
+      this.wsPort = await this.#ws.listen({
+        ...config, port: config.wsPort, tls
+      });
+      this.restPort = await this.#rest.listen({
+        ...config, port: config.restPort, tls
+      });
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+    for (const name of queueNames) {
+      if (!requeued.paused.includes(name)) this.dispatcher.resume(name);
+    }
     this.#warnUnsafe(tls);
     this.log.info(
       {
@@ -185,6 +200,8 @@ export class DispatcherServer {
       this.#store.close();
       this.#store = null;
     }
+    this.#unlock?.();
+    this.#unlock = null;
     this.log.info('stopped');
   }
 

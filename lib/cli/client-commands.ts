@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 
 import { Client, type Message } from '../client/client.js';
 import { quoteCommand } from './quote.js';
@@ -125,15 +126,39 @@ export async function killCommand(
   }
 }
 
+/**
+ * Prints events until interrupted. When the connection drops (the
+ * server restarted, or dropped this client for falling behind a burst of
+ * output), it connects again and resumes after the last event it saw.
+ */
 export async function watchCommand(flags: ClientFlags): Promise<void> {
-  const client = await connect(flags);
-  client.on('event', (message) =>
-    console.log(flags.json ? JSON.stringify(message) : describe(message))
-  );
-  await client.subscribe();
-  if (!flags.json) console.error(`watching ${client.url} (Ctrl-C to stop)`);
-  await new Promise<void>((resolve) => client.once('close', resolve));
-  throw new Error('the server closed the connection');
+  let last: number | undefined;
+  for (let attempt = 0; ; attempt++) {
+    let client: Client;
+    try {
+      client = await connect(flags);
+    } catch (error) {
+      if (last === undefined || attempt > 20) throw error;
+      await delay(500);
+      continue;
+    }
+    attempt = 0;
+    client.on('event', (message) => {
+      if (typeof message.args?.seq === 'number') last = message.args.seq;
+      console.log(flags.json ? JSON.stringify(message) : describe(message));
+    });
+    const reply = await client.request('events', 'subscribe',
+      last === undefined
+        ? ['dispatcher']
+        : { events: ['dispatcher'], since: last });
+    if (!flags.json) {
+      console.error(last === undefined
+        ? `watching ${client.url} (Ctrl-C to stop)`
+        : `reconnected${reply.missed ? '; some events were missed' : ''}`);
+    }
+    await new Promise<void>((resolve) => client.once('close', resolve));
+    if (!flags.json) console.error('connection lost; reconnecting');
+  }
 }
 
 /** One readable line (or a few, for output) per event. */

@@ -86,7 +86,14 @@ export async function serve(flags: ServeFlags): Promise<void> {
   const config = serveConfig(flags);
   const log = createLogger(flags.logLevel ?? 'info');
   const server = new DispatcherServer(config, { log });
-  await server.start();
+  try {
+    await server.start();
+  } catch (error) {
+    // Nothing was left running: start() undoes what it did.
+    process.stderr.write(`dispatcher: ${(error as Error).message}\n`);
+    log.flush(() => process.exit(1));
+    return;
+  }
   if (server.adminPassword) {
     process.stderr.write(
       `\nCreated user 'admin' with password: ${server.adminPassword}\n` +
@@ -114,4 +121,7 @@ export async function serve(flags: ServeFlags): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // A closed terminal or a dropped SSH session: stop as cleanly as for
+  // SIGTERM rather than die with jobs left running.
+  process.on('SIGHUP', () => stop('SIGHUP'));
 }

@@ -67,7 +67,14 @@ export type JobEvent =
   /** Jobs joined a queue; `restored` when brought back from the store. */
   | { type: 'queued'; jobs: QueuedJob[]; restored: boolean }
   | { type: 'started'; job: QueuedJob; log: Record<string, unknown> }
-  | { type: 'command'; job: QueuedJob; index: number; pid: number }
+  /** The next command of a chain started; `previous` is how the last ended. */
+  | {
+      type: 'command';
+      job: QueuedJob;
+      index: number;
+      pid: number;
+      previous: CommandOutcome | undefined;
+    }
   | { type: 'output'; job: QueuedJob; index: number; text: string }
   | {
       type: 'signalled';
@@ -412,7 +419,9 @@ export class Dispatcher extends EventEmitter<{
     this.#live.set(job.id, live);
     // The first command's pid goes out with the 'started' event.
     actor.on('job.command', ({ index, pid }) => {
-      if (index > 0) this.#report({ type: 'command', job, index, pid });
+      if (index === 0) return;
+      const previous = actor.getSnapshot().context.outcomes.at(-1);
+      this.#report({ type: 'command', job, index, pid, previous });
     });
     actor.on('job.signalled', ({ signal }) => {
       const by = actor.getSnapshot().context.kill?.by ?? 'unknown';

@@ -165,22 +165,42 @@ export class WsConnection {
   #pushMany(messages: string[]): void {
     // ws corks the socket around each frame; an outer cork makes the
     // whole batch one writev. `_socket` is the connection under ws.
+    // A burst of output makes a large batch that even a reader keeping up
+    // takes a moment to take in, so the batch is judged as one: what is
+    // still unsent from before the previous batch is what a reader that
+    // stopped leaves behind.
+    if (!this.#keepsUp()) return;
     const raw = (this.socket as unknown as { _socket?: Duplex })._socket;
     raw?.cork();
+    let bytes = 0;
     try {
-      for (const message of messages) this.#push(message);
+      for (const message of messages) {
+        if (this.socket.readyState !== this.socket.OPEN) break;
+        bytes += Buffer.byteLength(message);
+        this.socket.send(message);
+      }
     } finally {
       raw?.uncork();
     }
+    this.#lastEventBytes = bytes;
   }
 
   /** Sends one event, or drops a subscriber that stopped reading. */
   #push(message: string): void {
+    if (!this.#keepsUp()) return;
+    this.#lastEventBytes = Buffer.byteLength(message);
+    this.socket.send(message);
+  }
+
+  /**
+   * False, having dropped the subscriber, when it stopped reading. One
+   * event (or batch) may be as large as a burst of output; a reader that
+   * keeps up may still be taking the last one in. What is left from
+   * before it is what a reader that stopped leaves behind.
+   */
+  #keepsUp(): boolean {
     const { socket } = this;
-    if (socket.readyState !== socket.OPEN) return;
-    // One event may be as large as a burst of output; a reader that keeps
-    // up may still be taking it in. What is left from before it is what
-    // a reader that stopped leaves behind.
+    if (socket.readyState !== socket.OPEN) return false;
     const unsent = socket.bufferedAmount;
     if (unsent - this.#lastEventBytes > this.#settings.maxUnsentBytes) {
       this.#services.log.warn(
@@ -190,10 +210,9 @@ export class WsConnection {
       this.#services.hub.unsubscribe(this.caller.subscriber!);
       // A close frame would queue behind the unsent data; cut it off.
       socket.terminate();
-      return;
+      return false;
     }
-    this.#lastEventBytes = Buffer.byteLength(message);
-    socket.send(message);
+    return true;
   }
 
   #startLoginDeadline(): void {

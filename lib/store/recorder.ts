@@ -123,6 +123,12 @@ export class Recorder {
         const recorded = this.#jobs.get(event.job.id);
         if (!recorded) return;
         this.#store.markGroup(recorded.key, this.#group(event.pid));
+        // Kept now, so that a crash later in the chain loses none of it.
+        if (event.previous) {
+          const written = recorded.writer?.written.bytes ?? [];
+          this.#store.addCommand(recorded.key, event.previous,
+            written[event.previous.index] ?? 0);
+        }
         return;
       }
       case 'output':

@@ -8,12 +8,14 @@
  *   signalled only if it is provably the job's: same boot, and its
  *   processes started no earlier than the job's own leader.
  * - Pending jobs go back to their queues in their original order, with
- *   their original ids, submitters and times.
+ *   their original ids, submitters and times. Those of a queue that is
+ *   not configured stay in the store, untouched, until it is again.
  * - After a crash (the store was not closed cleanly), queues that get
  *   pending jobs back may be left paused, so an operator can look first.
  */
 import { statSync } from 'node:fs';
 
+import type { CommandOutcome } from '../../machines/job.js';
 import type { Dispatcher } from '../jobs/dispatcher.js';
 import type { Logger } from '../log.js';
 import { ProcessGroup } from '../process/process-group.js';
@@ -62,13 +64,29 @@ export async function endInterrupted(
         options.log.error({ err: error, jobId: job.id },
           'could not end leftover processes')));
     }
+    // Commands that ended are on record already; the one that was
+    // running is recorded as cut short, with the output it left.
+    const done = store.commands(job.key);
+    const outcomes: CommandOutcome[] = [...done];
+    if (done.length < job.commands.length) {
+      outcomes.push({
+        index: done.length,
+        command: job.commands[done.length],
+        pid: job.pgid,
+        startedAt: job.startedAt ?? now,
+        finishedAt: now,
+        exitCode: null,
+        signal: null,
+        error: 'interrupted: the server stopped while this command ran'
+      });
+    }
     store.markFinished(job.key, {
       outcome: 'interrupted',
       startedAt: job.startedAt,
       finishedAt: now,
-      outcomes: [],
+      outcomes,
       kill: null,
-      outputBytes: job.commands.map((_, i) => fileSize(files.path(job.key, i))),
+      outputBytes: outcomes.map((_, i) => fileSize(files.path(job.key, i))),
       outputTruncated: false
     });
   }
@@ -97,14 +115,10 @@ export function requeuePending(
   let requeued = 0;
   for (const [queue, jobs] of byQueue) {
     if (!known.has(queue)) {
-      options.log.error({ queue, jobs: jobs.length },
-        'pending jobs of a queue that is no longer configured');
-      for (const job of jobs) {
-        store.markFinished(job.key, {
-          outcome: 'interrupted', startedAt: null, finishedAt: Date.now(),
-          outcomes: [], kill: null, outputBytes: [], outputTruncated: false
-        });
-      }
+      // Kept as they are: they run once the queue is configured again.
+      options.log.warn({ queue, jobs: jobs.length },
+        'pending jobs wait for a queue that is not configured; start the ' +
+        'server with --queue to run them');
       continue;
     }
     if (crashed && options.pauseAfterCrash) {

@@ -231,6 +231,14 @@ export class SqliteStore implements JobStore {
     })();
   }
 
+  addCommand(key: number, outcome: CommandOutcome, outputBytes: number) {
+    this.#statements.insertCommand.run(
+      key, outcome.index, outcome.command, outcome.pid, outcome.startedAt,
+      outcome.finishedAt, outcome.exitCode, outcome.signal, outcome.error,
+      outputBytes
+    );
+  }
+
   markOutput(key: number, bytes: number[], truncated: boolean): void {
     const { outputTotal, outputCommand } = this.#statements;
     this.#db.transaction(() => {

@@ -70,6 +70,8 @@ export interface JobStore {
   markRunning(key: number, at: number, group: GroupRecord | null): void;
   markGroup(key: number, group: GroupRecord | null): void;
   markFinished(key: number, record: FinishRecord): void;
+  /** Records one command that ended, before its job does. */
+  addCommand(key: number, outcome: CommandOutcome, outputBytes: number): void;
   /** Corrects output sizes once the files are flushed. */
   markOutput(key: number, bytes: number[], truncated: boolean): void;
   /** Pending and running jobs, oldest first. */

@@ -70,7 +70,7 @@ describe('restarts and crashes', function () {
     await client.subscribe();
     await client.dispatcher({
       action: 'run', queue: 'pkg_queue',
-      victim: "sh -c 'sleep 300 & sleep 300 & wait'"
+      victim: ['echo first', "sh -c 'sleep 300 & sleep 300 & wait'"]
     });
     await client.dispatcher({
       action: 'run', queue: 'pkg_queue', second: 'echo two'
@@ -78,32 +78,57 @@ describe('restarts and crashes', function () {
     await client.dispatcher({
       action: 'run', queue: 'pkg_queue', third: 'echo three'
     });
-    const started = await events.next((e) =>
-      e.event === 'started' && e.process_id === 'victim');
-    const pgid = started.commands[0].pid as number;
+    const second = await events.next((e) =>
+      e.event === 'command' && e.process_id === 'victim');
+    const pgid = second.pid as number;
     first.kill('SIGKILL');
     await new Promise((resolve) => first.once('exit', resolve));
     await client.close();
     expect(groupAlive(pgid)).to.equal(true);
 
     const restarted = Date.now();
-    const second = await serve(dataDir, ports);
+    const again = await serve(dataDir, ports);
     try {
       while (groupAlive(pgid)) {
         expect(Date.now() - restarted).to.be.below(5000);
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
-      const again = await Client.connect(url, { user: 'admin', password });
-      const byId = await finishedJobs(again, 3);
-      expect(byId.get('victim').outcome).to.equal('interrupted');
+      const client2 = await Client.connect(url, { user: 'admin', password });
+      const byId = await finishedJobs(client2, 3);
+      const victim = byId.get('victim');
+      expect(victim.outcome).to.equal('interrupted');
+      expect(victim.commands.map((c: any) => [c.exit_code, c.error]))
+        .to.deep.equal([
+          [0, null],
+          [null, 'interrupted: the server stopped while this command ran']
+        ]);
       expect(byId.get('second').outcome).to.equal('success');
       expect(byId.get('third').outcome).to.equal('success');
       expect(Date.parse(byId.get('third').time_started)).to.be.at.least(
         Date.parse(byId.get('second').time_finished));
-      await again.close();
+      await client2.close();
     } finally {
-      second.kill('SIGTERM');
-      await new Promise((resolve) => second.once('exit', resolve));
+      again.kill('SIGTERM');
+      await new Promise((resolve) => again.once('exit', resolve));
+    }
+  });
+});
+
+describe('the data directory', function () {
+  it('is refused to a second server while the first runs', async function () {
+    const dataDir = await mkdtemp(join(tmpdir(), 'dispatcher-lock-'));
+    const first = await startServer({ dataDir, jobCwd: dataDir });
+    try {
+      const error = await startServer({ dataDir, jobCwd: dataDir })
+        .catch((e) => e);
+      expect(error.message).to.match(
+        /another dispatcher server \(pid \d+\) is using/);
+      const client = await first.connect();
+      expect(await client.dispatcher({ action: 'list' }))
+        .to.have.property('jobs');
+    } finally {
+      await first.stop();
+      await rm(dataDir, { recursive: true, force: true });
     }
   });
 });
