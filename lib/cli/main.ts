@@ -61,8 +61,8 @@ export function program(): Command {
       'builds=2 or ports=unlimited (repeatable)', collect)
     .option('--max-output <bytes>', 'output kept in memory per command',
       String(1024 * 1024))
-    .option('--log-level <level>', 'trace, debug, info, warn or error',
-      'info')
+    .addOption(new Option('--log-level <level>', 'how much to log')
+      .choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'))
     .addOption(new Option('--on-stop <mode>', 'on SIGTERM/SIGINT, kill ' +
       'running jobs or wait for them (a second signal kills at once)')
       .choices(['kill', 'wait']).default('kill'))
@@ -140,6 +140,10 @@ export function program(): Command {
 
 /** What to do next, for the errors people hit most. */
 function advice(error: unknown): string {
+  if (error instanceof ClientError && /refused the connection/.test(
+    error.message)) {
+    return error.message;
+  }
   if (error instanceof ClientError) {
     if (error.code === 0 && /connection refused/.test(error.message)) {
       return `${error.message}\nIs the server running? Start it with ` +

@@ -21,6 +21,15 @@ export class ClientError extends Error {
   }
 }
 
+function refusalReason(code: number): string {
+  if (code === 403) {
+    return 'this address is locked out after failed logins, or its ' +
+      'origin or host name is not allowed';
+  }
+  if (code === 429) return 'too many connections from this address';
+  return 'see the server log';
+}
+
 /** A message as it arrives from the server. */
 export interface Message {
   namespace: string;
@@ -68,6 +77,15 @@ export class Client extends EventEmitter<{
     await new Promise<void>((resolve, reject) => {
       socket.once('open', () => resolve());
       socket.once('error', (error: NodeJS.ErrnoException) => {
+        // The server answered the upgrade with an HTTP error: say so.
+        const refused = /Unexpected server response: (\d+)/
+          .exec(error.message);
+        if (refused) {
+          const code = Number(refused[1]);
+          reject(new ClientError(code, `the dispatcher at ${url} refused ` +
+            `the connection (HTTP ${code})`, refusalReason(code)));
+          return;
+        }
         const reason =
           error.code === 'ECONNREFUSED' ? 'connection refused' : error.message;
         reject(new ClientError(0, `cannot reach the dispatcher at ${url}`,
