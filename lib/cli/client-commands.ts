@@ -96,6 +96,29 @@ export async function listCommand(
     }
     if (rows.length === 1) console.log('no pending or running jobs');
     else console.log(columns(rows));
+    const paused = Object.entries<any>(reply.queues)
+      .filter(([, queue]) => queue.paused).map(([name]) => name);
+    if (paused.length > 0) {
+      console.log(`paused (start nothing until resumed): ${paused.join(', ')}`);
+    }
+  } finally {
+    await client.close();
+  }
+}
+
+/** Pauses or resumes a queue. */
+export async function pauseCommand(
+  queue: string,
+  pause: boolean,
+  flags: ClientFlags
+): Promise<void> {
+  const client = await connect(flags);
+  try {
+    const reply = await client.dispatcher({
+      action: pause ? 'pause' : 'resume', queue
+    });
+    if (flags.json) print(reply);
+    else console.log(`${queue} ${reply.paused ? 'paused' : 'running'}`);
   } finally {
     await client.close();
   }
@@ -168,7 +191,7 @@ export function describe(message: Message): string {
   const head = `${time} ${String(args.event).padEnd(8)} ${args.process_id}`;
   switch (args.event) {
     case 'queued':
-      return `${head} [${args.queue}] ${args.cmd_list.join(' ; ')}`;
+      return `${head} [${args.queue}] ${args.cmd_list.join(' → ')}`;
     case 'started':
       return `${head} [${args.queue}] ${args.current_cmd}`;
     case 'command':
@@ -176,7 +199,7 @@ export function describe(message: Message): string {
     case 'signal':
       return `${head} ${args.signal} (by ${args.killed_by})`;
     case 'output':
-      return String(args.output).replace(/\n$/, '').split('\n')
+      return visible(String(args.output)).replace(/\n$/, '').split('\n')
         .map((line) => `${head} | ${line}`).join('\n');
     case 'finished': {
       const codes = args.commands
@@ -186,6 +209,15 @@ export function describe(message: Message): string {
     default:
       return `${head} ${JSON.stringify(args)}`;
   }
+}
+
+/**
+ * Job output with control characters shown as escapes: a job's output
+ * must not move the cursor or recolour the terminal watching it.
+ */
+function visible(text: string): string {
+  return text.replace(/[\x00-\x08\x0b-\x1f\x7f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 function columns(rows: string[][]): string {

@@ -36,9 +36,7 @@ export async function logsCommand(
         (entry, index) => (offsets[index] ?? 0) >= entry.output_bytes
       );
       if ((done && complete) || (!flags.follow && complete)) {
-        if (done && !flags.follow && job.outcome !== 'success') {
-          process.exitCode = 1;
-        }
+        if (done) report(job);
         return;
       }
       await delay(FOLLOW_INTERVAL_MS);
@@ -46,6 +44,29 @@ export async function logsCommand(
   } finally {
     await client.close();
   }
+}
+
+/**
+ * Says on stderr how a job that did not succeed ended, and exits 1 for
+ * it, so that `logs` in a script tells failure from success.
+ */
+function report(job: {
+  process_id: string;
+  outcome: string;
+  commands: Array<{ command: string; exit_code: number | null;
+    signal: string | null; error: string | null }>;
+}): void {
+  if (job.outcome === 'success') return;
+  const last = job.commands.at(-1);
+  const why = last
+    ? last.error ?? (last.signal ? `killed by ${last.signal}` :
+      `exit status ${last.exit_code}`)
+    : 'it never started';
+  process.stderr.write(
+    `dispatcher: job ${job.process_id}: ${job.outcome}` +
+      (last ? ` in '${last.command}'` : '') + ` (${why})\n`
+  );
+  process.exitCode = 1;
 }
 
 async function printFrom(
@@ -89,7 +110,7 @@ export async function historyCommand(
         job.queue,
         job.outcome,
         Number.isNaN(started) ? '-' : ((finished - started) / 1000).toFixed(1),
-        job.cmd_list.join(' ; ')
+        job.cmd_list.join(' → ')
       ]);
     }
     if (rows.length === 1) {

@@ -9,6 +9,7 @@ import { ClientError } from '../client/client.js';
 import {
   killCommand,
   listCommand,
+  pauseCommand,
   runCommand,
   watchCommand
 } from './client-commands.js';
@@ -92,7 +93,8 @@ export function program(): Command {
       const password = await readPassword();
       const { store } = await UserStore.open(dataDir);
       await store.add(name, password, flags.role);
-      console.log(`user '${name}' (${flags.role}) saved in ${store.path}`);
+      console.log(`user '${name}' (${flags.role}) saved in ${store.path}; ` +
+        'a running server reads it at start: restart it');
     });
 
   clientOptions(root.command('run <id> [command...]'))
@@ -130,6 +132,14 @@ export function program(): Command {
     .description('list finished jobs, newest first')
     .option('--limit <count>', 'how many', '20')
     .action((flags) => historyCommand(flags));
+
+  clientOptions(root.command('pause <queue>'))
+    .description('stop a queue from starting jobs (running ones go on)')
+    .action((queue: string, flags) => pauseCommand(queue, true, flags));
+
+  clientOptions(root.command('resume <queue>'))
+    .description('let a paused queue start jobs again')
+    .action((queue: string, flags) => pauseCommand(queue, false, flags));
 
   clientOptions(root.command('watch'))
     .description('print dispatcher events as they happen')

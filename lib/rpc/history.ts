@@ -99,11 +99,12 @@ const finishedSchema = z.object({
   finished_limit: count('jobs').min(1, 'must be at least 1')
     .max(1000, 'must be at most 1000').optional(),
   finished_before: z.string({ error: 'must be a cursor from finished_next' })
-    .regex(/^\d+$/, 'must be a cursor from finished_next').optional()
+    .regex(/^\d+(\.\d+)?:\d+$/, 'must be a cursor from finished_next')
+    .optional()
 }).loose();
 
 /**
- * Finished jobs for `list`, newest first, when asked with
+ * Finished jobs for `list`, last to finish first, when asked with
  * `finished: true`; `finished_next` pages on.
  */
 export function finishedJobs(
@@ -113,14 +114,15 @@ export function finishedJobs(
   const request = parse(finishedSchema, args, 'args');
   if (!request.finished) return {};
   const limit = request.finished_limit ?? 100;
-  const before = request.finished_before === undefined
-    ? undefined
-    : Number(request.finished_before);
+  const cursor = request.finished_before?.split(':').map(Number);
+  const before = cursor && { finishedAt: cursor[0], key: cursor[1] };
   const jobs = services.store.finished(limit + 1, before);
   const page = jobs.slice(0, limit);
   return {
     finished: page.map((job) => storedLog(job, services)),
-    finished_next: jobs.length > limit ? String(page.at(-1)!.key) : null
+    finished_next: jobs.length > limit
+      ? `${page.at(-1)!.finishedAt}:${page.at(-1)!.key}`
+      : null
   };
 }
 

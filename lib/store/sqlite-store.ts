@@ -15,6 +15,7 @@ import type { CommandOutcome, KillRecord } from '../../machines/job.js';
 import type { QueuedJob } from '../../machines/queue.js';
 import type { Outcome } from '../jobs/job-log.js';
 import type {
+  FinishedCursor,
   FinishRecord,
   GroupRecord,
   JobStore,
@@ -164,8 +165,9 @@ export class SqliteStore implements JobStore {
         "SELECT * FROM jobs WHERE state != 'finished' ORDER BY key"
       ),
       finished: db.prepare(
-        `SELECT * FROM jobs WHERE state = 'finished' AND key < ?
-         ORDER BY key DESC LIMIT ?`
+        `SELECT * FROM jobs WHERE state = 'finished'
+           AND (finished_at < ? OR (finished_at = ? AND key < ?))
+         ORDER BY finished_at DESC, key DESC LIMIT ?`
       ),
       latest: db.prepare(
         'SELECT * FROM jobs WHERE id = ? ORDER BY key DESC LIMIT 1'
@@ -253,8 +255,10 @@ export class SqliteStore implements JobStore {
     return (this.#statements.unfinished.all() as JobRow[]).map(toJob);
   }
 
-  finished(limit: number, before = Number.MAX_SAFE_INTEGER): StoredJob[] {
-    const rows = this.#statements.finished.all(before, limit) as JobRow[];
+  finished(limit: number, before?: FinishedCursor): StoredJob[] {
+    const at = before?.finishedAt ?? Number.MAX_VALUE;
+    const key = before?.key ?? Number.MAX_SAFE_INTEGER;
+    const rows = this.#statements.finished.all(at, at, key, limit) as JobRow[];
     return rows.map(toJob);
   }
 

@@ -57,6 +57,12 @@ export interface GroupRecord {
   bootId: string | null;
 }
 
+/** Where a page of finished jobs ends: its last job's end and key. */
+export interface FinishedCursor {
+  finishedAt: number;
+  key: number;
+}
+
 /** One line of a stored log (`dispatcher` or `events-dispatcher`). */
 export interface LogLine {
   at: number;
@@ -76,8 +82,8 @@ export interface JobStore {
   markOutput(key: number, bytes: number[], truncated: boolean): void;
   /** Pending and running jobs, oldest first. */
   unfinished(): StoredJob[];
-  /** Finished jobs, newest first; `before` is a key to page from. */
-  finished(limit: number, before?: number): StoredJob[];
+  /** Finished jobs, last to finish first, from after `before`. */
+  finished(limit: number, before?: FinishedCursor): StoredJob[];
   /** The most recent job with this id. */
   latest(id: string): StoredJob | undefined;
   commands(key: number): StoredCommand[];
