@@ -130,6 +130,17 @@ export interface ServerConfig {
   eventBacklog: number;
   /** Events kept for subscribers that resume, bytes in all. */
   eventBacklogBytes: number;
+
+  // Monitoring; see docs/metrics.md.
+
+  /** Gap between CPU and memory samples of running jobs, ms. Default 2000. */
+  usageIntervalMs: number;
+  /**
+   * Who may read `/metrics`: `loopback` (anyone when the server listens
+   * on a loopback address, else a `read` login), `open` (anyone) or
+   * `login` (a `read` login always). Default `loopback`.
+   */
+  metricsAccess: 'loopback' | 'open' | 'login';
 }
 
 /** The queues every server has; more can be configured. */
@@ -185,7 +196,9 @@ export const defaults: ServerConfig = {
   onStop: 'kill',
   pauseAfterCrash: false,
   eventBacklog: 10000,
-  eventBacklogBytes: 8 * 1024 * 1024
+  eventBacklogBytes: 8 * 1024 * 1024,
+  usageIntervalMs: 2000,
+  metricsAccess: 'loopback'
 };
 
 /**

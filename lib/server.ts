@@ -9,7 +9,13 @@ import { UserStore } from './auth/users.js';
 import type { ServerConfig } from './config.js';
 import { Dispatcher } from './jobs/dispatcher.js';
 import { JobLauncher } from './jobs/launch.js';
+import { UsageSampler } from './jobs/usage.js';
 import { createLogger, logJobs, type Logger } from './log.js';
+import {
+  METRICS_CONTENT_TYPE,
+  ServerMetrics,
+  metricsNeedLogin
+} from './metrics/metrics.js';
 import { EventHub } from './rpc/events.js';
 import type { Services } from './rpc/handlers.js';
 import { RestTransport } from './rpc/rest-server.js';
@@ -56,6 +62,10 @@ export class DispatcherServer {
   #unlock: (() => void) | null = null;
   #recorder: Recorder | null = null;
   #stopPruning: (() => void) | null = null;
+  /** CPU and memory of running jobs; set once `start()` has begun. */
+  usage: UsageSampler | null = null;
+  /** This server's Prometheus metrics; set once `start()` has begun. */
+  metrics: ServerMetrics | null = null;
   /** What start-up recovery found; set once `start()` has resolved. */
   recovery: Recovery | null = null;
 
@@ -108,6 +118,17 @@ export class DispatcherServer {
       onDelivered: (seq) => jobs.setMeta('event_seq', String(seq))
     });
     this.#recorder = new Recorder(jobs, files, log);
+    const hub = this.#hub;
+    this.usage = new UsageSampler(this.dispatcher, {
+      intervalMs: config.usageIntervalMs,
+      onSample: (job, sample) => hub.usage(job, sample)
+    });
+    this.metrics = new ServerMetrics({
+      dispatcher: this.dispatcher,
+      subscribers: () => hub.subscriberCount,
+      connections: () => this.#ws?.connections ?? 0,
+      usage: this.usage
+    });
     const services: Services = {
       dispatcher: this.dispatcher,
       users: store,
@@ -118,7 +139,9 @@ export class DispatcherServer {
       files,
       recorder: this.#recorder,
       hostname: hostname(),
-      log: this.log
+      log: this.log,
+      usage: this.usage,
+      monitor: this.metrics
     };
     this.dispatcher.on('error', (error) =>
       this.log.error({ err: error }, 'job actor failed')
@@ -126,7 +149,9 @@ export class DispatcherServer {
     this.#unlog = logJobs(this.dispatcher, this.log);
     this.#recorder.attach(this.dispatcher);
     this.#hub.attach(this.dispatcher);
+    this.metrics.attach();
     this.dispatcher.start();
+    this.usage.start();
     // Nothing starts until both ports are ours: a server that cannot
     // listen must leave the jobs it took back as they were.
     const queueNames = config.queues.map((queue) => queue.name);
@@ -150,7 +175,11 @@ export class DispatcherServer {
       intervalMs: 60 * 60 * 1000
     }, log);
     this.#ws = new WsTransport(services);
-    this.#rest = new RestTransport(services);
+    this.#rest = new RestTransport(services, {
+      needsLogin: metricsNeedLogin(config.metricsAccess, config.host),
+      render: () => this.metrics!.render(),
+      contentType: METRICS_CONTENT_TYPE
+    });
     const { host } = this.config;
     try {
       this.wsPort = await this.#ws.listen({
@@ -190,7 +219,9 @@ export class DispatcherServer {
    */
   async stop(): Promise<void> {
     await Promise.all([this.#ws?.close(), this.#rest?.close()]);
+    await this.usage?.stop();
     await this.dispatcher.stop(this.config.onStop);
+    this.metrics?.detach();
     this.#hub?.detach();
     this.#unlog?.();
     this.#stopPruning?.();

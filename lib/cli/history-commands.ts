@@ -5,7 +5,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
 
 import type { Client } from '../client/client.js';
-import { connect, type ClientFlags } from './client-commands.js';
+import { connect, type ClientFlags } from './connection.js';
+import { colours, paint, table, visible } from './format.js';
 
 /** How often `logs --follow` looks for new output, ms. */
 const FOLLOW_INTERVAL_MS = 250;
@@ -13,9 +14,14 @@ const FOLLOW_INTERVAL_MS = 250;
 interface CommandEntry {
   command: string;
   output_bytes: number;
+  output?: string;
 }
 
-/** Prints every byte of a job's output, command after command. */
+/**
+ * Prints every byte of a job's output, command after command. With
+ * `--json`, prints the job log once, each command's `output` read whole
+ * from disk (after the job has finished, with `--follow`).
+ */
 export async function logsCommand(
   id: string,
   flags: ClientFlags & { follow?: boolean }
@@ -23,20 +29,32 @@ export async function logsCommand(
   const client = await connect(flags);
   try {
     const offsets: number[] = [];
+    const texts: string[] = [];
+    const sink = (index: number, text: string) => {
+      if (flags.json) texts[index] = (texts[index] ?? '') + text;
+      else process.stdout.write(text);
+    };
     for (;;) {
       const { job } = await client.dispatcher({ action: 'get', job_id: id });
       const done = job.state === 'finished';
       const commands = (job.commands as CommandEntry[]) ?? [];
       for (let index = 0; index < commands.length; index++) {
-        offsets[index] = await printFrom(client, id, index, offsets[index]);
+        offsets[index] = await printFrom(client, id, index, offsets[index],
+          (text) => sink(index, text));
       }
       // A finished job's files are complete once every recorded byte
       // has been read; they are flushed just after the job ends.
       const complete = commands.every(
         (entry, index) => (offsets[index] ?? 0) >= entry.output_bytes
       );
-      if ((done && complete) || (!flags.follow && complete)) {
-        if (done) report(job);
+      if (complete && (done || !flags.follow)) {
+        if (flags.json) {
+          commands.forEach((entry, index) => {
+            entry.output = texts[index] ?? '';
+          });
+          console.log(JSON.stringify(job, null, 2));
+        }
+        if (done) report(job, flags.json === true);
         return;
       }
       await delay(FOLLOW_INTERVAL_MS);
@@ -55,8 +73,10 @@ function report(job: {
   outcome: string;
   commands: Array<{ command: string; exit_code: number | null;
     signal: string | null; error: string | null }>;
-}): void {
+}, quiet: boolean): void {
   if (job.outcome === 'success') return;
+  process.exitCode = 1;
+  if (quiet) return;
   const last = job.commands.at(-1);
   const why = last
     ? last.error ?? (last.signal ? `killed by ${last.signal}` :
@@ -66,26 +86,31 @@ function report(job: {
     `dispatcher: job ${job.process_id}: ${job.outcome}` +
       (last ? ` in '${last.command}'` : '') + ` (${why})\n`
   );
-  process.exitCode = 1;
 }
 
 async function printFrom(
   client: Client,
   id: string,
   command: number,
-  offset = 0
+  start: number | undefined,
+  write: (text: string) => void
 ): Promise<number> {
+  let offset = start ?? 0;
   for (;;) {
     const { output } = await client.dispatcher({
       action: 'get', job_id: id, command, offset
     });
-    if (output.bytes > 0) process.stdout.write(output.text);
+    if (output.bytes > 0) write(output.text);
     offset = output.next_offset;
     if (output.eof || output.bytes === 0) return offset;
   }
 }
 
-/** Lists finished jobs, newest first. */
+/** The columns of `history`, in order. */
+export const historyColumns = ['FINISHED', 'ID', 'QUEUE', 'OUTCOME',
+  'SECONDS', 'COMMAND'];
+
+/** Lists finished jobs, the last to finish first. */
 export async function historyCommand(
   flags: ClientFlags & { limit?: string }
 ): Promise<void> {
@@ -100,29 +125,22 @@ export async function historyCommand(
       console.log(JSON.stringify(reply.finished, null, 2));
       return;
     }
-    const rows = [['FINISHED', 'ID', 'QUEUE', 'OUTCOME', 'SECONDS', 'COMMAND']];
+    const c = colours();
+    const rows: string[][] = [];
     for (const job of reply.finished) {
       const started = Date.parse(job.time_started);
       const finished = Date.parse(job.time_finished);
       rows.push([
         String(job.time_finished).slice(0, 19).replace('T', ' '),
-        job.process_id,
+        visible(job.process_id),
         job.queue,
-        job.outcome,
+        paint(job.outcome, c),
         Number.isNaN(started) ? '-' : ((finished - started) / 1000).toFixed(1),
-        job.cmd_list.join(' → ')
+        visible(job.cmd_list.join(' → '))
       ]);
     }
-    if (rows.length === 1) {
-      console.log('no finished jobs');
-      return;
-    }
-    const widths = rows[0].map((_, i) =>
-      Math.max(...rows.map((row) => row[i].length)));
-    for (const row of rows) {
-      console.log(row.map((cell, i) =>
-        i === row.length - 1 ? cell : cell.padEnd(widths[i])).join('  '));
-    }
+    if (rows.length === 0) console.log('no finished jobs');
+    else console.log(table(historyColumns, rows, c));
   } finally {
     await client.close();
   }

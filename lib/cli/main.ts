@@ -1,36 +1,18 @@
 /**
  * The `dispatcher` command line: the server (`serve`), accounts
- * (`user add`) and a client (`run`, `list`, `kill`, `watch`).
+ * (`user add`) and the client commands (see client-program.ts).
  */
 import { Command, Option } from 'commander';
 
 import { UserStore, type Role } from '../auth/users.js';
 import { ClientError } from '../client/client.js';
-import {
-  killCommand,
-  listCommand,
-  pauseCommand,
-  runCommand,
-  watchCommand
-} from './client-commands.js';
-import { historyCommand, logsCommand } from './history-commands.js';
+import { clientCommands } from './client-program.js';
+import { configPath } from './connection.js';
 import { securityOptions } from './security-flags.js';
 import { serve } from './serve.js';
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
-}
-
-function clientOptions(command: Command): Command {
-  return command
-    .option('--url <url>', 'server WebSocket address (env DISPATCHER_URL)',
-      undefined)
-    .option('--user <name>', 'user name (env DISPATCHER_USER; default admin)')
-    .option('--password <password>', 'password (env DISPATCHER_PASSWORD; ' +
-      'default: DATA_DIR/admin-password for admin)')
-    .option('--data-dir <dir>', 'where to find admin-password ' +
-      '(env DISPATCHER_DATA_DIR; default ./data)')
-    .option('--json', 'print replies as JSON');
 }
 
 async function readPassword(): Promise<string> {
@@ -43,11 +25,17 @@ async function readPassword(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0];
 }
 
+/** The whole command line, ready to parse. */
 export function program(): Command {
   const root = new Command('dispatcher')
     .description('Run command chains in named queues; control them over ' +
       'WebSocket and REST')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    .addHelpText('after', '\nExamples:\n' +
+      '  dispatcher serve --queue builds=2\n' +
+      '  dispatcher run --wait hello -- echo hello\n' +
+      '  dispatcher list\n' +
+      "  dispatcher <command> --help   # each command's flags and examples");
 
   securityOptions(root.command('serve')
     .description('run the server (Ctrl-C or SIGTERM stops it, killing ' +
@@ -79,6 +67,8 @@ export function program(): Command {
     .action(serve);
 
   const user = root.command('user').description('manage accounts');
+  user.addHelpText('after',
+    "\nExample:\n  echo 's3cret' | dispatcher user add alice --role read");
   user.command('add <name>')
     .description('add a user, or change one; the password is read from ' +
       'standard input')
@@ -97,78 +87,37 @@ export function program(): Command {
         'a running server reads it at start: restart it');
     });
 
-  clientOptions(root.command('run <id> [command...]'))
-    .description('queue a job; the words after -- are one command, run ' +
-      'without a shell')
-    .option('--queue <name>', 'queue to use (default no_queue)')
-    .option('-c, --command <command>', 'add a command to the chain ' +
-      '(repeatable)', collect)
-    .addHelpText('after', '\nExamples:\n' +
-      '  dispatcher run --queue pkg_queue upgrade -- pkg upgrade -y\n' +
-      "  dispatcher run build -c 'make' -c 'make install'")
-    .action((id: string, words: string[], flags) =>
-      runCommand(id, words, flags));
-
-  clientOptions(root.command('list'))
-    .description('list pending and running jobs')
-    .option('--queue <name>', 'only this queue')
-    .action((flags) => listCommand(flags));
-
-  clientOptions(root.command('kill <id...>'))
-    .description('kill jobs: pending ones never start, running ones get ' +
-      'SIGTERM, then SIGKILL after the grace period')
-    .option('--grace <seconds>', 'grace period for this kill')
-    .action(async (ids: string[], flags) => {
-      if (!(await killCommand(ids, flags))) process.exitCode = 1;
-    });
-
-  clientOptions(root.command('logs <id>'))
-    .description("print a job's output, command after command")
-    .option('-f, --follow', 'keep printing while the job runs')
-    .addHelpText('after', '\nExample:\n  dispatcher logs upgrade --follow')
-    .action((id: string, flags) => logsCommand(id, flags));
-
-  clientOptions(root.command('history'))
-    .description('list finished jobs, newest first')
-    .option('--limit <count>', 'how many', '20')
-    .action((flags) => historyCommand(flags));
-
-  clientOptions(root.command('pause <queue>'))
-    .description('stop a queue from starting jobs (running ones go on)')
-    .action((queue: string, flags) => pauseCommand(queue, true, flags));
-
-  clientOptions(root.command('resume <queue>'))
-    .description('let a paused queue start jobs again')
-    .action((queue: string, flags) => pauseCommand(queue, false, flags));
-
-  clientOptions(root.command('watch'))
-    .description('print dispatcher events as they happen')
-    .action((flags) => watchCommand(flags));
+  clientCommands(root);
 
   return root;
 }
 
 /** What to do next, for the errors people hit most. */
 function advice(error: unknown): string {
-  if (error instanceof ClientError && /refused the connection/.test(
-    error.message)) {
-    return error.message;
+  if (!(error instanceof ClientError)) {
+    return error instanceof Error ? error.message : String(error);
   }
-  if (error instanceof ClientError) {
-    if (error.code === 0 && /connection refused/.test(error.message)) {
-      return `${error.message}\nIs the server running? Start it with ` +
-        "'dispatcher serve' (or 'npm start'), or point --url at it.";
-    }
-    if (error.code === 401) {
-      return `${error.message}\nCheck --user and --password ` +
-        '(or DISPATCHER_USER and DISPATCHER_PASSWORD).';
-    }
-    if (error.code === 403) {
-      return `${error.message}\nAsk an administrator for a user with ` +
-        'full access.';
-    }
+  if (/refused the connection/.test(error.message)) {
+    return `${error.message}\nWait for a lockout to pass, or ask the ` +
+      'administrator to allow this origin or host name (serve ' +
+      '--allow-origin, --allow-host).';
   }
-  return error instanceof Error ? error.message : String(error);
+  if (error.code === 0 && /connection refused/.test(error.message)) {
+    return `${error.message}\nIs the server running? Start it with ` +
+      "'dispatcher serve' (or 'npm start'), or point --url at it " +
+      `(or DISPATCHER_URL, or "url" in ${configPath()}).`;
+  }
+  if (error.code === 401) {
+    return `${error.message}\nCheck --user and --password ` +
+      '(or DISPATCHER_USER and DISPATCHER_PASSWORD, or "user" and ' +
+      `"password" in ${configPath()}).`;
+  }
+  if (error.code === 403) {
+    return `${error.message}\nAsk an administrator for a user with ` +
+      "full access ('dispatcher user add NAME --role full'), then pass " +
+      'it with --user.';
+  }
+  return error.message;
 }
 
 program().parseAsync(process.argv).catch((error: unknown) => {

@@ -38,6 +38,8 @@ export interface SecurityFlags {
   runAs?: string;
   queueRunAs?: string[];
   jobEnv?: string[];
+  usageInterval?: string;
+  metricsAccess?: string;
 }
 
 type Settings = Partial<ServerConfig>;
@@ -141,7 +143,12 @@ export function securityOptions(command: Command): Command {
     .option('--queue-run-as <queue=user>', 'run one queue\'s jobs as this ' +
       'user (repeatable)', collect)
     .option('--job-env <NAME[=VALUE]>', 'add a variable to jobs\' ' +
-      'environment; a bare NAME copies the server\'s (repeatable)', collect);
+      'environment; a bare NAME copies the server\'s (repeatable)', collect)
+    .option('--usage-interval <seconds>', 'gap between CPU and memory ' +
+      'samples of running jobs', String(defaults.usageIntervalMs / 1000))
+    .option('--metrics-access <who>', 'who may read /metrics: loopback ' +
+      '(anyone if --host is loopback, else a login), open, or login',
+      defaults.metricsAccess);
 }
 
 /** The settings the flags give. */
@@ -155,7 +162,8 @@ export function securityConfig(flags: SecurityFlags): Settings {
     wsCompression: flags.wsCompression ?? false,
     runAs: flags.runAs ?? null,
     queueRunAs: queueUsers(flags.queueRunAs ?? []),
-    jobEnv: flags.jobEnv ?? []
+    jobEnv: flags.jobEnv ?? [],
+    ...monitorConfig(flags)
   };
   for (const count of counts) {
     const text = flags[count.key] as string | undefined;
@@ -171,6 +179,28 @@ export function securityConfig(flags: SecurityFlags): Settings {
     settings[count.setting] = count.unit === 's' ? value * 1000 : value;
   }
   return settings as Settings;
+}
+
+/** `--usage-interval` and `--metrics-access`. */
+function monitorConfig(flags: SecurityFlags): Settings {
+  const settings: Settings = {};
+  if (flags.usageInterval !== undefined) {
+    const seconds = Number(flags.usageInterval);
+    if (!Number.isFinite(seconds) || seconds < 0.1) {
+      throw new Error('--usage-interval must be a number of seconds of ' +
+        `at least 0.1, not '${flags.usageInterval}'`);
+    }
+    settings.usageIntervalMs = Math.round(seconds * 1000);
+  }
+  const access = flags.metricsAccess;
+  if (access !== undefined) {
+    if (access !== 'loopback' && access !== 'open' && access !== 'login') {
+      throw new Error('--metrics-access must be loopback, open or login, ' +
+        `not '${access}'`);
+    }
+    settings.metricsAccess = access;
+  }
+  return settings;
 }
 
 function queueUsers(specs: string[]): Record<string, string> {

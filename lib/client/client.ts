@@ -43,8 +43,15 @@ export interface Credentials {
   password: string;
 }
 
+/**
+ * A connection to the server. Emits `event` for each event, and `reply`
+ * for each reply or error to a request, both in the order they arrive:
+ * a `reply` comes before the request's promise settles, so a listener
+ * can tell the events sent before a reply from those sent after it.
+ */
 export class Client extends EventEmitter<{
   event: [Message];
+  reply: [Message];
   close: [];
 }> {
   readonly url: string;
@@ -149,6 +156,7 @@ export class Client extends EventEmitter<{
     }
     const waiter = this.#waiting.get(String(message.id));
     if (!waiter) return;
+    this.emit('reply', message);
     this.#waiting.delete(String(message.id));
     if (message.name === 'error') {
       const { code, message: text, detail } = message.args ?? {};

@@ -282,6 +282,16 @@ export class Dispatcher extends EventEmitter<{
     return { entries, next: null };
   }
 
+  /**
+   * Running jobs with the pid of the command running now (null between
+   * two commands of a chain), without walking the pending ones.
+   */
+  *running(): Generator<{ job: QueuedJob; pid: number | null }> {
+    for (const live of this.#live.values()) {
+      yield { job: live.job, pid: live.actor.getSnapshot().context.pid };
+    }
+  }
+
   /** How many jobs run and wait in each queue. */
   queueSizes(): Map<string, { running: number; pending: number }> {
     const sizes = new Map<string, { running: number; pending: number }>();

@@ -113,6 +113,17 @@ export function signalDescendants(
  * there is no /proc.
  */
 function processTree(root: number): number[] | null {
+  return processTrees([root])?.get(root) ?? null;
+}
+
+/**
+ * Each root process with its descendants (root first), all from one pass
+ * over /proc, so sampling many jobs costs one read of the process table.
+ * A root that has exited maps to just itself.
+ *
+ * @returns null where there is no /proc
+ */
+export function processTrees(roots: number[]): Map<number, number[]> | null {
   let entries: string[];
   try {
     entries = readdirSync('/proc');
@@ -134,11 +145,15 @@ function processTree(root: number): number[] | null {
     if (siblings) siblings.push(pid);
     else children.set(ppid, [pid]);
   }
-  const tree = [root];
-  for (let i = 0; i < tree.length; i++) {
-    for (const child of children.get(tree[i]) ?? []) tree.push(child);
+  const trees = new Map<number, number[]>();
+  for (const root of roots) {
+    const tree = [root];
+    for (let i = 0; i < tree.length; i++) {
+      for (const child of children.get(tree[i]) ?? []) tree.push(child);
+    }
+    trees.set(root, tree);
   }
-  return tree;
+  return trees;
 }
 
 /**

@@ -11,6 +11,7 @@
  */
 import type { Dispatcher, JobEvent } from '../jobs/dispatcher.js';
 import { isoTime } from '../jobs/job-log.js';
+import { usageFields, type UsageSample } from '../jobs/usage.js';
 import type { QueuedJob } from '../../machines/queue.js';
 
 /** A connection that receives events. */
@@ -143,6 +144,21 @@ export class EventHub {
 
   unsubscribe(subscriber: Subscriber): void {
     this.#subscribers.delete(subscriber);
+  }
+
+  /**
+   * Sends a running job's latest CPU and memory sample as a `usage`
+   * event; nothing is built while nobody listens.
+   */
+  usage(job: QueuedJob, sample: UsageSample): void {
+    if (this.#subscribers.size === 0) return;
+    this.#broadcast({
+      event: 'usage',
+      state: 'running',
+      process_id: job.id,
+      queue: job.queue,
+      ...usageFields(sample)
+    });
   }
 
   #onJob(event: JobEvent): void {

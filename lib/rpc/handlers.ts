@@ -8,6 +8,8 @@ import { z } from 'zod';
 
 import type { Dispatcher } from '../jobs/dispatcher.js';
 import { isoTime } from '../jobs/job-log.js';
+import { usageFields, type UsageSampler } from '../jobs/usage.js';
+import type { Monitor } from '../metrics/monitor.js';
 import { tokenKey, type Session, type TokenStore } from '../auth/tokens.js';
 import type { Role, UserStore } from '../auth/users.js';
 import { checkLiveJobs, type Security } from '../security/index.js';
@@ -41,6 +43,10 @@ export interface Services {
   recorder: Recorder;
   hostname: string;
   log: Logger;
+  /** CPU and memory samples of running jobs, when sampling. */
+  usage?: UsageSampler;
+  /** Told of logins and dropped subscribers, for metrics. */
+  monitor?: Monitor;
 }
 
 /** Who sent a request, and through what. */
@@ -144,9 +150,10 @@ async function auth(
     user: username
   };
   if (!role) {
-    loginFailed(services.log, throttle, attempt, 'wrong username or password');
+    loginFailed(services.log, throttle, attempt,
+      'wrong username or password', services.monitor);
   }
-  loginSucceeded(services.log, attempt);
+  loginSucceeded(services.log, attempt, services.monitor);
   const session = { user: username, role };
   const { token, seconds } = services.tokens.issue(session);
   caller.login?.(session, tokenKey(token));
@@ -165,9 +172,9 @@ function authToken(args: unknown, caller: Caller, services: Services): Reply {
   };
   if (!session) {
     loginFailed(services.log, throttle, attempt,
-      'the token is unknown or expired');
+      'the token is unknown or expired', services.monitor);
   }
-  loginSucceeded(services.log, attempt);
+  loginSucceeded(services.log, attempt, services.monitor);
   const key = tokenKey(token);
   caller.login?.(session, key);
   return { args: [token, services.tokens.secondsLeft(key)] };
@@ -383,6 +390,10 @@ function listJobs(
     listed.time_submitted = lastIso;
     listed.time_started = isoTime(entry.startedAt);
     listed.submitted_by = job.submittedBy;
+    const sample = entry.state === 'running'
+      ? services.usage?.get(job.id)
+      : undefined;
+    if (sample) Object.assign(listed, usageFields(sample));
     (jobs[job.queue] ??= {})[job.id] = listed;
   }
   const queues: Record<string, unknown> = {};

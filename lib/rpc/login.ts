@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 
+import type { Monitor } from '../metrics/monitor.js';
 import type { LoginThrottle } from '../security/throttle.js';
 import { RpcError } from './errors.js';
 
@@ -37,9 +38,14 @@ export function refuseLockedOut(
   }
 }
 
-/** Writes the audit line of a successful login. */
-export function loginSucceeded(log: Logger, attempt: LoginAttempt): void {
+/** Writes the audit line of a successful login; tells `monitor`. */
+export function loginSucceeded(
+  log: Logger,
+  attempt: LoginAttempt,
+  monitor?: Monitor
+): void {
   log.info({ audit: true, ...logged(attempt), ok: true }, 'login');
+  monitor?.login(attempt.method, true);
 }
 
 /**
@@ -50,9 +56,11 @@ export function loginFailed(
   log: Logger,
   throttle: LoginThrottle,
   attempt: LoginAttempt,
-  detail: string
+  detail: string,
+  monitor?: Monitor
 ): never {
   log.info({ audit: true, ...logged(attempt), ok: false }, 'login');
+  monitor?.login(attempt.method, false);
   const verdict = throttle.fail(attempt.address);
   if (!verdict.locked) throw new RpcError('unauthorized', detail);
   log.warn(

@@ -38,15 +38,30 @@ export interface RestOptions {
 
 const METHODS = new Set(['GET', 'PUT', 'POST']);
 
+/**
+ * What `GET /metrics` serves (Prometheus text); without it that path is
+ * not found. See docs/metrics.md.
+ */
+export interface MetricsRoute {
+  /** Whether a `read` login (Basic or Bearer) is needed. */
+  needsLogin: boolean;
+  /** The exposition text. */
+  render(): Promise<string>;
+  /** Its content type. */
+  contentType: string;
+}
+
 /** How long a browser may cache a CORS preflight answer, seconds. */
 const PREFLIGHT_MAX_AGE = 600;
 
 export class RestTransport {
   #server: Server | null = null;
   #services: Services;
+  #metrics: MetricsRoute | undefined;
 
-  constructor(services: Services) {
+  constructor(services: Services, metrics?: MetricsRoute) {
     this.#services = services;
+    this.#metrics = metrics;
   }
 
   /** Starts listening; resolves with the bound port. */
@@ -108,6 +123,9 @@ export class RestTransport {
       return preflight(response);
     }
     const path = (request.url ?? '/').split('?')[0];
+    if (path === '/metrics' && this.#metrics) {
+      return this.#serveMetrics(request, response, this.#metrics);
+    }
     const parts = path.split('/').filter(Boolean);
     if (!METHODS.has(request.method ?? '')) {
       return fail(response, new RpcError(
@@ -159,11 +177,48 @@ export class RestTransport {
     send(response, 200, { args: outcome.args });
   }
 
+  /** `GET /metrics`, after the same origin and lockout checks. */
+  async #serveMetrics(
+    request: IncomingMessage,
+    response: ServerResponse,
+    metrics: MetricsRoute
+  ): Promise<void> {
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      return fail(response, new RpcError(
+        'method_not_allowed', `use GET for /metrics, not ${request.method}`
+      ).toArgs());
+    }
+    const caller: Caller = {
+      transport: 'rest',
+      address: remoteAddress(request),
+      session: null,
+      token: null
+    };
+    try {
+      await this.#authenticate(request, caller);
+      if (metrics.needsLogin && !caller.session) {
+        throw new RpcError('unauthorized',
+          'log in to read metrics: HTTP Basic or Bearer authorization');
+      }
+    } catch (error) {
+      if (!(error instanceof RpcError)) throw error;
+      if (error.error === 'locked_out') return hangUp(response, error.toArgs());
+      response.setHeader('WWW-Authenticate', 'Basic realm="dispatcher"');
+      return fail(response, error.toArgs());
+    }
+    const text = await metrics.render();
+    response.writeHead(200, {
+      'Content-Type': metrics.contentType,
+      'Content-Length': Buffer.byteLength(text)
+    });
+    response.end(request.method === 'HEAD' ? undefined : text);
+  }
+
   /** Fills in the caller's session from the Authorization header. */
   async #authenticate(request: IncomingMessage, caller: Caller) {
     const header = request.headers.authorization;
     if (!header) return;
-    const { log, security, tokens, users } = this.#services;
+    const { log, monitor, security, tokens, users } = this.#services;
     const { throttle } = security;
     const [scheme, value = ''] = header.split(' ', 2);
     let session: Session | null = null;
@@ -172,7 +227,7 @@ export class RestTransport {
       if (!session) {
         loginFailed(log, throttle,
           { address: caller.address, method: 'bearer', user: null },
-          'the token is unknown or expired');
+          'the token is unknown or expired', monitor);
       }
       caller.token = tokenKey(value);
     } else if (/^basic$/i.test(scheme)) {
@@ -185,9 +240,10 @@ export class RestTransport {
         ? null
         : await users.verify(user, decoded.slice(colon + 1));
       if (!role) {
-        loginFailed(log, throttle, attempt, 'wrong username or password');
+        loginFailed(log, throttle, attempt, 'wrong username or password',
+          monitor);
       }
-      loginSucceeded(log, attempt);
+      loginSucceeded(log, attempt, monitor);
       session = { user, role };
     } else {
       throw new RpcError(

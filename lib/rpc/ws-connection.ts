@@ -207,6 +207,7 @@ export class WsConnection {
         { address: this.caller.address, unsentBytes: unsent },
         'dropped a subscriber that stopped reading'
       );
+      this.#services.monitor?.subscriberDropped();
       this.#services.hub.unsubscribe(this.caller.subscriber!);
       // A close frame would queue behind the unsent data; cut it off.
       socket.terminate();

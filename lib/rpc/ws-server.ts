@@ -100,6 +100,11 @@ export class WsTransport {
     return port;
   }
 
+  /** Open WebSocket connections. */
+  get connections(): number {
+    return this.#sockets?.clients.size ?? 0;
+  }
+
   /** Closes every connection and stops listening. */
   close(): Promise<void> {
     const server = this.#server;

@@ -1,30 +1,11 @@
-import { execFile, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
 
 import { expect } from 'chai';
 
 import { quoteCommand } from '../../lib/cli/quote.js';
 import { splitCommand } from '../../lib/process/index.js';
 import { EventLog, startServer, type TestServer } from '../helpers/server.js';
-
-const bin = fileURLToPath(new URL('../../../bin/dispatcher.js', import.meta.url));
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], {
-      env: { ...process.env, ...env }
-    }, (error, stdout, stderr) => {
-      const code = error ? Number((error as { code?: number }).code ?? 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+import { bin, cli } from './run-cli.js';
 
 describe('command line', function () {
   let server: TestServer;
@@ -61,9 +42,9 @@ describe('command line', function () {
         e.process_id === 'slow');
       const list = await cli(['list'], env);
       const lines = list.stdout.trim().split('\n');
-      expect(lines[0]).to.match(/^QUEUE\s+ID\s+STATE\s+POS\s+PID/);
-      expect(lines[1]).to.match(/^pkg_queue\s+slow\s+running\s+0\s+\d+/);
-      expect(lines[2]).to.match(/^pkg_queue\s+next\s+pending\s+1\s+-/);
+      expect(lines[0]).to.match(/^ID\s+QUEUE\s+STATE\s+POS\s+PID/);
+      expect(lines[1]).to.match(/^slow\s+pkg_queue\s+running\s+0\s+\d+/);
+      expect(lines[2]).to.match(/^next\s+pkg_queue\s+pending\s+1\s+-/);
       const json = await cli(['list', '--json'], env);
       expect(JSON.parse(json.stdout).jobs.pkg_queue.slow.state)
         .to.equal('running');

@@ -121,11 +121,14 @@ describe('jobs over the WebSocket API', function () {
     async function () {
       await client.dispatcher({
         action: 'run',
-        stubborn: `sh -c "(trap '' TERM; sleep 300) & wait"`
+        stubborn: `sh -c "(trap '' TERM; echo ready; sleep 300) & wait"`
       });
       const started = await events.next((e) =>
         e.event === 'started' && e.process_id === 'stubborn');
       const pgid = started.commands[0].pid as number;
+      // The trap is set once it has said so.
+      await events.next((e) => e.event === 'output' &&
+        e.process_id === 'stubborn');
       await waitForChildren(pgid, 2);
       const sent = Date.now();
       await client.dispatcher({ action: 'kill', job_id: 'stubborn' });
@@ -140,9 +143,10 @@ describe('jobs over the WebSocket API', function () {
 
   it('escalates to SIGKILL at once on a second kill', async function () {
     await client.dispatcher({
-      action: 'run', twice: `sh -c "trap '' TERM; sleep 300"`
+      action: 'run', twice: `sh -c "trap '' TERM; echo ready; sleep 300"`
     });
-    await events.next((e) => e.event === 'started' && e.process_id === 'twice');
+    // The trap is set once it has said so; a SIGTERM before would end it.
+    await events.next((e) => e.event === 'output' && e.process_id === 'twice');
     await client.dispatcher({ action: 'kill', job_id: 'twice', grace: 60 });
     await events.next((e) => e.event === 'signal' && e.signal === 'SIGTERM');
     await client.dispatcher({ action: 'kill', job_id: 'twice' });
