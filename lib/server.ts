@@ -19,6 +19,7 @@ import {
 import { EventHub } from './rpc/events.js';
 import type { Services } from './rpc/handlers.js';
 import { RestTransport } from './rpc/rest-server.js';
+import { DebugFeed } from './debug/feed.js';
 import { WsTransport } from './rpc/ws-server.js';
 import {
   createSecurity,
@@ -57,6 +58,7 @@ export class DispatcherServer {
   #rest: RestTransport | null = null;
   #launcher: JobLauncher | null = null;
   #hub: EventHub | null = null;
+  #debug: DebugFeed | null = null;
   #unlog: (() => void) | null = null;
   #store: JobStore | null = null;
   #unlock: (() => void) | null = null;
@@ -110,6 +112,7 @@ export class DispatcherServer {
       log
     };
     const ended = await endInterrupted(jobs, files, recoveryOptions);
+    this.#debug = new DebugFeed(this.dispatcher);
     this.#hub = new EventHub({
       intervalMs: config.outputIntervalMs,
       backlog: config.eventBacklog,
@@ -141,7 +144,8 @@ export class DispatcherServer {
       hostname: hostname(),
       log: this.log,
       usage: this.usage,
-      monitor: this.metrics
+      monitor: this.metrics,
+      debug: this.#debug ?? undefined
     };
     this.dispatcher.on('error', (error) =>
       this.log.error({ err: error }, 'job actor failed')
@@ -179,7 +183,7 @@ export class DispatcherServer {
       needsLogin: metricsNeedLogin(config.metricsAccess, config.host),
       render: () => this.metrics!.render(),
       contentType: METRICS_CONTENT_TYPE
-    });
+    }, () => this.wsPort || null);
     const { host } = this.config;
     try {
       this.wsPort = await this.#ws.listen({
@@ -188,6 +192,8 @@ export class DispatcherServer {
       this.restPort = await this.#rest.listen({
         ...config, port: config.restPort, tls
       });
+      // The debugging page on the REST port talks to the WebSocket.
+      security.origins.allowOwnPort(this.restPort, tls !== null);
     } catch (error) {
       await this.stop();
       throw error;
@@ -222,6 +228,7 @@ export class DispatcherServer {
     await this.usage?.stop();
     await this.dispatcher.stop(this.config.onStop);
     this.metrics?.detach();
+    this.#debug?.close();
     this.#hub?.detach();
     this.#unlog?.();
     this.#stopPruning?.();

@@ -9,7 +9,13 @@
  */
 import { EventEmitter } from 'node:events';
 
-import { createActor, fromCallback, type Actor } from 'xstate';
+import {
+  createActor,
+  fromCallback,
+  type Actor,
+  type InspectionEvent,
+  type StateValue
+} from 'xstate';
 
 import {
   jobMachine,
@@ -122,6 +128,36 @@ export interface Listing {
   next: string | null;
 }
 
+/**
+ * A live actor's state changed: the supervisor (`id` 'supervisor'), a
+ * queue (`id` its name) or a job (`id` the job id). `status` is XState's:
+ * 'active', then 'done' once a job reached a final state.
+ */
+export interface ActorUpdate {
+  kind: 'supervisor' | 'queue' | 'job';
+  id: string;
+  value: StateValue;
+  status: string;
+  /** The job's queue, for jobs. */
+  queue?: string;
+}
+
+/** A running job's machine context and the tail of its output. */
+export interface JobInspection {
+  id: string;
+  queue: string;
+  commands: string[];
+  index: number;
+  pid: number | null;
+  kill: KillRecord | null;
+  value: StateValue;
+  /** The last characters of the current command's output. */
+  outputTail: string;
+}
+
+/** Output shown by `inspectJob`, characters. */
+const OUTPUT_TAIL_CHARS = 4096;
+
 type JobActor = Actor<typeof jobMachine>;
 
 interface LiveJob {
@@ -133,6 +169,8 @@ interface LiveJob {
 
 export class Dispatcher extends EventEmitter<{
   job: [JobEvent];
+  /** Only reported while someone listens; see `ActorUpdate`. */
+  actor: [ActorUpdate];
   error: [unknown];
 }> {
   readonly options: DispatcherOptions;
@@ -164,7 +202,8 @@ export class Dispatcher extends EventEmitter<{
       input: {
         queues: this.options.queues,
         recentLimit: this.options.recentJobs
-      }
+      },
+      inspect: (event) => this.#inspectSystem(event)
     });
     this.#supervisor.start();
   }
@@ -357,6 +396,53 @@ export class Dispatcher extends EventEmitter<{
     };
   }
 
+  /**
+   * Every live actor's current state: the supervisor, each queue, each
+   * running job (pending jobs have no actor of their own).
+   */
+  actors(): ActorUpdate[] {
+    const supervisor = this.#supervisorRef().getSnapshot();
+    const updates: ActorUpdate[] = [{
+      kind: 'supervisor',
+      id: 'supervisor',
+      value: supervisor.value,
+      status: supervisor.status
+    }];
+    for (const [name, ref] of supervisor.context.queues) {
+      const snapshot = ref.getSnapshot();
+      updates.push({
+        kind: 'queue', id: name, value: snapshot.value, status: snapshot.status
+      });
+    }
+    for (const [id, live] of this.#live) {
+      const snapshot = live.actor.getSnapshot();
+      updates.push({
+        kind: 'job', id, queue: live.job.queue,
+        value: snapshot.value, status: snapshot.status
+      });
+    }
+    return updates;
+  }
+
+  /** A running job's context and output tail, or undefined. */
+  inspectJob(id: string): JobInspection | undefined {
+    const live = this.#live.get(id);
+    if (!live) return undefined;
+    const snapshot = live.actor.getSnapshot();
+    const { context } = snapshot;
+    const text = live.outputs[context.index]?.text() ?? '';
+    return {
+      id,
+      queue: live.job.queue,
+      commands: live.job.commands,
+      index: context.index,
+      pid: context.pid,
+      kill: context.kill,
+      value: snapshot.value,
+      outputTail: text.slice(-OUTPUT_TAIL_CHARS)
+    };
+  }
+
   /** The log of a running job, or undefined. */
   runningLog(id: string): Record<string, unknown> | undefined {
     const live = this.#live.get(id);
@@ -416,6 +502,24 @@ export class Dispatcher extends EventEmitter<{
     });
   }
 
+  /** Reports state changes of the supervisor and its queues. */
+  #inspectSystem(event: InspectionEvent): void {
+    if (event.type !== '@xstate.snapshot') return;
+    if (this.listenerCount('actor') === 0) return;
+    const actorRef = event.actorRef as { id?: string };
+    const id = actorRef.id ?? '';
+    const snapshot = event.snapshot as { value?: StateValue; status: string };
+    if (snapshot.value === undefined) return;
+    const root = actorRef === (this.#supervisor as unknown);
+    if (!root && !id.startsWith('queue:')) return;
+    this.emit('actor', {
+      kind: root ? 'supervisor' : 'queue',
+      id: root ? 'supervisor' : id.slice('queue:'.length),
+      value: snapshot.value,
+      status: snapshot.status
+    });
+  }
+
   #startJob(job: QueuedJob): void {
     const actor = createActor(this.#jobLogic, {
       input: {
@@ -423,6 +527,18 @@ export class Dispatcher extends EventEmitter<{
         queue: job.queue,
         commands: job.commands,
         graceMs: this.options.graceMs
+      },
+      inspect: (event) => {
+        if (event.type !== '@xstate.snapshot') return;
+        // The job's own snapshots; its process actors report none.
+        if (event.actorRef !== (actor as unknown)) return;
+        if (this.listenerCount('actor') === 0) return;
+        const { value, status } = event.snapshot as unknown as {
+          value: StateValue; status: string;
+        };
+        this.emit('actor', {
+          kind: 'job', id: job.id, queue: job.queue, value, status
+        });
       }
     });
     const live: LiveJob = { job, actor, outputs: [] };

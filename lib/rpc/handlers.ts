@@ -6,6 +6,8 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
 
+import type { DebugFeed } from '../debug/feed.js';
+import { describeMachines } from '../debug/machines.js';
 import type { Dispatcher } from '../jobs/dispatcher.js';
 import { isoTime } from '../jobs/job-log.js';
 import { usageFields, type UsageSampler } from '../jobs/usage.js';
@@ -47,6 +49,8 @@ export interface Services {
   usage?: UsageSampler;
   /** Told of logins and dropped subscribers, for metrics. */
   monitor?: Monitor;
+  /** Live actor states for the debugging page. */
+  debug?: DebugFeed;
 }
 
 /** Who sent a request, and through what. */
@@ -91,7 +95,10 @@ const routes = new Map<string, Route>([
   ['rpc/logs', { role: 'read', handler: logs }],
   ['sysadm/logs', { role: 'read', handler: logs }],
   ['events/subscribe', { role: 'read', handler: subscribe }],
-  ['events/unsubscribe', { role: 'read', handler: unsubscribe }]
+  ['events/unsubscribe', { role: 'read', handler: unsubscribe }],
+  ['debug/subscribe', { role: 'full', handler: debugSubscribe }],
+  ['debug/unsubscribe', { role: 'full', handler: debugUnsubscribe }],
+  ['debug/job', { role: 'full', handler: debugJob }]
 ]);
 
 /** Serves one request; throws RpcError when it cannot. */
@@ -272,6 +279,52 @@ function eventNames(args: unknown, caller: Caller): string[] {
     }
   }
   return names;
+}
+
+/**
+ * `debug/subscribe`: the machine definitions and every live actor's
+ * state; `debug/actors` messages follow as states change.
+ */
+function debugSubscribe(
+  _: unknown,
+  caller: Caller,
+  services: Services
+): Reply {
+  const feed = debugFeed(caller, services);
+  const actors = feed.subscribe(caller.subscriber!);
+  return { args: { machines: describeMachines(), ...actors } };
+}
+
+function debugUnsubscribe(
+  _: unknown,
+  caller: Caller,
+  services: Services
+): Reply {
+  debugFeed(caller, services).unsubscribe(caller.subscriber!);
+  return { args: {} };
+}
+
+/** `debug/job`: `{"id": ...}` of a running job; its context and output. */
+function debugJob(args: unknown, _: Caller, services: Services): Reply {
+  const id = (args as { id?: unknown } | null)?.id;
+  if (typeof id !== 'string') {
+    throw new RpcError('bad_request', 'args.id must be a job id');
+  }
+  const job = services.dispatcher.inspectJob(id);
+  if (!job) {
+    throw new RpcError('not_found', `job '${id.slice(0, 100)}' is not running`);
+  }
+  return { args: job };
+}
+
+function debugFeed(caller: Caller, services: Services): DebugFeed {
+  if (!caller.subscriber || !services.debug) {
+    throw new RpcError(
+      'bad_request',
+      'debug updates need a WebSocket connection; REST cannot carry them'
+    );
+  }
+  return services.debug;
 }
 
 type Action = (args: Record<string, unknown>, session: Session,

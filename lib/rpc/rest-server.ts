@@ -17,6 +17,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 
 import { tokenKey, type Session } from '../auth/tokens.js';
+import { debugPage, isPagePath } from '../debug/page-route.js';
 import type { TlsFiles } from '../security/tls.js';
 import { RpcError, type ErrorArgs } from './errors.js';
 import type { Caller, Services } from './handlers.js';
@@ -59,9 +60,20 @@ export class RestTransport {
   #services: Services;
   #metrics: MetricsRoute | undefined;
 
-  constructor(services: Services, metrics?: MetricsRoute) {
+  #wsPort: () => number | null;
+
+  /**
+   * `wsPort` tells the debugging page (`/debug/`) where the WebSocket
+   * listens; without it, that page is not served.
+   */
+  constructor(
+    services: Services,
+    metrics?: MetricsRoute,
+    wsPort: () => number | null = () => null
+  ) {
     this.#services = services;
     this.#metrics = metrics;
+    this.#wsPort = wsPort;
   }
 
   /** Starts listening; resolves with the bound port. */
@@ -125,6 +137,10 @@ export class RestTransport {
     const path = (request.url ?? '/').split('?')[0];
     if (path === '/metrics' && this.#metrics) {
       return this.#serveMetrics(request, response, this.#metrics);
+    }
+    const wsPort = this.#wsPort();
+    if (wsPort !== null && isPagePath(path)) {
+      return this.#serveDebug(request, response, path, wsPort);
     }
     const parts = path.split('/').filter(Boolean);
     if (!METHODS.has(request.method ?? '')) {
@@ -212,6 +228,28 @@ export class RestTransport {
       'Content-Length': Buffer.byteLength(text)
     });
     response.end(request.method === 'HEAD' ? undefined : text);
+  }
+
+  /** `GET /debug/...`: the debugging page, after the same checks. */
+  async #serveDebug(
+    request: IncomingMessage,
+    response: ServerResponse,
+    path: string,
+    wsPort: number
+  ): Promise<void> {
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      return fail(response, new RpcError(
+        'method_not_allowed', `use GET for ${path}, not ${request.method}`
+      ).toArgs());
+    }
+    const page = await debugPage(path, wsPort);
+    if (!page) {
+      return fail(response, new RpcError(
+        'not_found', `no such file '${path.slice(0, 200)}' of the debug page`
+      ).toArgs());
+    }
+    response.writeHead(page.status, page.headers);
+    response.end(request.method === 'HEAD' ? undefined : page.body);
   }
 
   /** Fills in the caller's session from the Authorization header. */

@@ -244,6 +244,7 @@ export class WsConnection {
     this.#clearLoginDeadline();
     clearTimeout(this.#idleTimer);
     this.#services.hub.unsubscribe(this.caller.subscriber!);
+    this.#services.debug?.unsubscribe(this.caller.subscriber!);
   }
 }
 

@@ -41,9 +41,33 @@ export class OriginPolicy {
     );
   }
 
+  #ownPorts = new Set<string>();
+
+  /**
+   * Lets pages the server itself serves on `port` (the debugging page on
+   * the REST port) call it, under any of the server's own names.
+   */
+  allowOwnPort(port: number, tls: boolean): void {
+    this.#ownPorts.add(`${tls ? 'https:' : 'http:'}${port}`);
+  }
+
   /** Whether browser pages of this origin may call the server. */
   allows(origin: string): boolean {
-    return this.origins.has(normaliseOrigin(origin));
+    if (this.origins.has(normaliseOrigin(origin))) return true;
+    return this.#ownOrigin(origin);
+  }
+
+  #ownOrigin(origin: string): boolean {
+    if (this.#ownPorts.size === 0) return false;
+    let url: URL;
+    try {
+      url = new URL(origin);
+    } catch {
+      return false;
+    }
+    const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+    return this.#ownPorts.has(`${url.protocol}${port}`) &&
+      this.hosts.has(hostName(url.host));
   }
 
   /**
