@@ -6,6 +6,10 @@
  * are not machine state (the job actors that run, their output), and
  * reports what happens as `'job'` events, which the event hub, the
  * logger and the specs listen to.
+ *
+ * TODO(structure): this file holds the effects, listing, inspection and
+ * shutdown together (over 700 lines); listing and inspection should move
+ * to modules of their own, reading the actors through a narrow view.
  */
 import { EventEmitter } from 'node:events';
 
