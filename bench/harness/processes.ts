@@ -10,9 +10,15 @@
  * that belong to anyone else.
  */
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
+
+import {
+  groupMembers,
+  processTable,
+  readProcess
+} from '../../lib/process/process-tree.js';
 
 /** Name of the environment variable that tags our processes. */
 export const MARKER_VARIABLE = 'DISPATCHER_BENCH_MARKER';
@@ -103,16 +109,7 @@ export function memoryMapOf(pid: number): Record<string, number> {
  * clock ticks of 1/100 s on Linux.
  */
 export function cpuSecondsOf(pid: number): number {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  } catch {
-    return NaN;
-  }
-  // Fields after "(comm) ": state is the 1st, utime the 12th, stime the
-  // 13th (14th and 15th of the whole line).
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  return (readProcess(pid)?.cpuTicks ?? NaN) / CLOCK_TICKS;
 }
 
 /** Clock ticks per second in /proc (USER_HZ), 100 on Linux. */
@@ -151,35 +148,9 @@ function statusKb(status: string, field: string): number {
  * the table long after they died.
  */
 export function liveGroupMembers(pgid: number): number[] {
-  const members: number[] = [];
-  for (const { pid, pgrp, state } of processTable()) {
-    if (pgrp === pgid && state !== 'Z' && state !== 'X') members.push(pid);
-  }
-  return members;
-}
-
-interface ProcessRow {
-  pid: number;
-  pgrp: number;
-  state: string;
-}
-
-function processTable(): ProcessRow[] {
-  const rows: ProcessRow[] = [];
-  for (const entry of readdirSync('/proc')) {
-    const pid = Number(entry);
-    if (!Number.isInteger(pid)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
-    } catch {
-      continue; // it exited while we listed
-    }
-    // "pid (comm) state ppid pgrp ...": comm may hold spaces and ")".
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    rows.push({ pid, pgrp: Number(fields[2]), state: fields[0] });
-  }
-  return rows;
+  return (groupMembers(pgid) ?? [])
+    .filter((member) => !member.zombie)
+    .map((member) => member.pid);
 }
 
 /**
@@ -189,7 +160,7 @@ function processTable(): ProcessRow[] {
 export function markedProcesses(runMarker = marker): number[] {
   const needle = `${MARKER_VARIABLE}=${runMarker}`;
   const found: number[] = [];
-  for (const { pid, state } of processTable()) {
+  for (const { pid, state } of processTable() ?? []) {
     if (pid === process.pid || state === 'Z' || state === 'X') continue;
     let environ: string;
     try {

@@ -116,6 +116,64 @@ function processTree(root: number): number[] | null {
   return processTrees([root])?.get(root) ?? null;
 }
 
+/** One process as its /proc/PID/stat line describes it. */
+export interface ProcessStat {
+  pid: number;
+  /** One letter: R, S, D, Z (zombie), X (dead)... */
+  state: string;
+  ppid: number;
+  pgrp: number;
+  /** When it started, in clock ticks since boot. */
+  startTicks: number;
+  /** CPU time used, user and system, in clock ticks. */
+  cpuTicks: number;
+}
+
+function parseStat(pid: number, stat: string): ProcessStat {
+  // "pid (comm) state ppid pgrp ...": comm may hold spaces and ")".
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return {
+    pid,
+    state: fields[0],
+    ppid: Number(fields[1]),
+    pgrp: Number(fields[2]),
+    startTicks: Number(fields[19]),
+    cpuTicks: Number(fields[11]) + Number(fields[12])
+  };
+}
+
+/** One process from /proc, or null when it is gone (or no /proc). */
+export function readProcess(pid: number): ProcessStat | null {
+  try {
+    return parseStat(pid, readFileSync(`/proc/${pid}/stat`, 'latin1'));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Every process, from one pass over /proc. Processes that exit while it
+ * is read may be missed.
+ *
+ * @returns null where /proc cannot be read (not Linux, or not mounted)
+ */
+export function processTable(): ProcessStat[] | null {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return null;
+  }
+  const table: ProcessStat[] = [];
+  for (const entry of entries) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    const found = readProcess(pid);
+    if (found) table.push(found);
+  }
+  return table;
+}
+
 /**
  * Each root process with its descendants (root first), all from one pass
  * over /proc, so sampling many jobs costs one read of the process table.
@@ -124,23 +182,10 @@ function processTree(root: number): number[] | null {
  * @returns null where there is no /proc
  */
 export function processTrees(roots: number[]): Map<number, number[]> | null {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return null;
-  }
+  const table = processTable();
+  if (!table) return null;
   const children = new Map<number, number[]>();
-  for (const entry of entries) {
-    const pid = Number(entry);
-    if (!Number.isInteger(pid)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
-    } catch {
-      continue; // exited since the directory was listed
-    }
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  for (const { pid, ppid } of table) {
     const siblings = children.get(ppid);
     if (siblings) siblings.push(pid);
     else children.set(ppid, [pid]);
@@ -161,36 +206,15 @@ export function processTrees(roots: number[]): Map<number, number[]> | null {
  *
  * Needed because kill(2) answers for zombies too, and where PID 1 does not
  * reap orphans (some containers and VMs) they stay in the group forever.
- * Processes that exit while /proc is read may be missed.
  *
  * @returns null where /proc cannot be read (not Linux, or not mounted)
  */
 export function groupMembers(pgid: number): GroupMember[] | null {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return null;
-  }
-
-  const members: GroupMember[] = [];
-  for (const entry of entries) {
-    const pid = Number(entry);
-    if (!Number.isInteger(pid)) continue;
-
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
-    } catch {
-      continue; // exited since the directory was listed
-    }
-
-    // "pid (comm) state ppid pgrp ...": comm may hold spaces and ")".
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[2]) !== pgid) continue;
-    members.push({ pid, zombie: fields[0] === 'Z' || fields[0] === 'X' });
-  }
-  return members;
+  const table = processTable();
+  if (!table) return null;
+  return table
+    .filter((member) => member.pgrp === pgid)
+    .map(({ pid, state }) => ({ pid, zombie: state === 'Z' || state === 'X' }));
 }
 
 /**

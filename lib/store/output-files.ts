@@ -63,7 +63,8 @@ export class OutputFiles {
   /**
    * Reads up to `length` bytes of a command's output from `offset`. The
    * page ends on a character boundary (unless the file ends first), so
-   * pages joined in order give back the exact text.
+   * pages joined in order give back the exact text; a `length` shorter
+   * than the character at `offset` still gets that one character.
    */
   async read(
     key: number,
@@ -81,10 +82,14 @@ export class OutputFiles {
     try {
       const { size } = await file.stat();
       const start = Math.min(offset, size);
-      const buffer = Buffer.alloc(Math.min(length, size - start));
+      // Room for one whole character, so a page always moves on.
+      const buffer = Buffer.alloc(Math.min(Math.max(length, 4), size - start));
       const { bytesRead } = await file.read(buffer, 0, buffer.length, start);
-      let end = bytesRead;
+      let end = Math.min(bytesRead, length);
       if (start + end < size) end = characterBoundary(buffer, end);
+      if (end === 0 && bytesRead > 0) {
+        end = Math.min(characterSize(buffer[0]), bytesRead);
+      }
       return {
         offset: start,
         bytes: end,
@@ -105,6 +110,11 @@ export class OutputFiles {
   }
 }
 
+/** Bytes in the UTF-8 sequence a lead byte starts. */
+function characterSize(lead: number): number {
+  return lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+}
+
 /** The length of the longest prefix that ends on a whole character. */
 function characterBoundary(buffer: Buffer, length: number): number {
   // Walk back over at most three continuation bytes to a lead byte and
@@ -112,8 +122,7 @@ function characterBoundary(buffer: Buffer, length: number): number {
   for (let back = 1; back <= 4 && back <= length; back++) {
     const byte = buffer[length - back];
     if ((byte & 0xc0) === 0x80) continue;
-    const size = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
-    return size <= back ? length : length - back;
+    return characterSize(byte) <= back ? length : length - back;
   }
   return length;
 }

@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 
 import type { Dispatcher, JobEvent } from '../jobs/dispatcher.js';
+import { readProcess } from '../process/process-tree.js';
 import type { Logger } from '../log.js';
 import type { JobOutputWriter, OutputFiles } from './output-files.js';
 import type { GroupRecord, JobStore, LogLine } from './store.js';
@@ -24,14 +25,7 @@ export function bootId(): string | null {
 
 /** When a process started, in clock ticks since boot, from /proc. */
 export function processStartTicks(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name, which may hold spaces and brackets.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[19]);
-  } catch {
-    return null;
-  }
+  return readProcess(pid)?.startTicks ?? null;
 }
 
 interface Recorded {
@@ -49,7 +43,10 @@ export class Recorder {
     // A store that fails (a full disk, a broken file) must not take the
     // server down with it; jobs go on and the fault is logged.
     try {
-      this.#record(event);
+      // Output goes to files only; every other event's writes (a state
+      // change and its log line) commit together, once.
+      if (event.type === 'output') this.#record(event);
+      else this.#store.atomically(() => this.#record(event));
     } catch (error) {
       this.#log.error({ err: error, event: event.type }, 'recording failed');
     }

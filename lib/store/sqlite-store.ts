@@ -331,6 +331,10 @@ export class SqliteStore implements JobStore {
     })();
   }
 
+  atomically<T>(work: () => T): T {
+    return this.#db.transaction(work)();
+  }
+
   getMeta(name: string): string | undefined {
     const row = this.#statements.getMeta.get(name) as
       | { value: string }

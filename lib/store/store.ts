@@ -91,6 +91,8 @@ export interface JobStore {
   logLines(logs: string[], from: number, to: number, limit: number): LogLine[];
   /** Deletes finished jobs past the limits; returns their keys. */
   prune(olderThan: number, keepNewest: number): number[];
+  /** Runs `work` as one transaction: all its writes or none. */
+  atomically<T>(work: () => T): T;
   getMeta(name: string): string | undefined;
   setMeta(name: string, value: string): void;
   close(): void;
