@@ -38,7 +38,11 @@ import {
   type QueueConfig,
   type RunResult
 } from '../../machines/supervisor.js';
-import { CommandProcess, type OutputBuffer } from '../process/index.js';
+import {
+  CommandProcess,
+  type OutputBuffer,
+  type Spawner
+} from '../process/index.js';
 import type { JobLaunch } from './launch.js';
 import {
   jobLog,
@@ -64,6 +68,8 @@ export interface DispatcherOptions {
    * default: `env` and the server's own user. See `JobLauncher`.
    */
   launch?: (job: { id: string; queue: string }) => JobLaunch;
+  /** Starts the commands; default the process-wide spawn helper. */
+  spawner?: Pick<Spawner, 'spawn'>;
 }
 
 /** A job as submitted: an id and its chain of commands. */
@@ -169,6 +175,8 @@ interface LiveJob {
   actor: JobActor;
   /** Output of each command run so far; the last one may be growing. */
   outputs: OutputBuffer[];
+  /** Whether its 'started' event went out. */
+  announced: boolean;
 }
 
 export class Dispatcher extends EventEmitter<{
@@ -545,15 +553,19 @@ export class Dispatcher extends EventEmitter<{
         });
       }
     });
-    const live: LiveJob = { job, actor, outputs: [] };
+    const live: LiveJob = { job, actor, outputs: [], announced: false };
     this.#live.set(job.id, live);
     // The first command's pid goes out with the 'started' event.
     actor.on('job.command', ({ index, pid }) => {
-      if (index === 0) return;
+      if (index === 0) {
+        this.#announce(live);
+        return;
+      }
       const previous = actor.getSnapshot().context.outcomes.at(-1);
       this.#report({ type: 'command', job, index, pid, previous });
     });
     actor.on('job.signalled', ({ signal }) => {
+      this.#announce(live);
       const by = actor.getSnapshot().context.kill?.by ?? 'unknown';
       this.#report({ type: 'signalled', job, signal, by });
     });
@@ -563,9 +575,19 @@ export class Dispatcher extends EventEmitter<{
     });
     actor.start();
     actor.send({ type: 'JOB.START' });
+  }
+
+  /**
+   * Reports a job as started, once: when its first command has a pid, or
+   * before whatever comes first of a kill signal or its end (a first
+   * command that could not start).
+   */
+  #announce(live: LiveJob): void {
+    if (live.announced) return;
+    live.announced = true;
     this.#report({
       type: 'started',
-      job,
+      job: live.job,
       log: this.#log(live, 'running', null)
     });
   }
@@ -591,13 +613,12 @@ export class Dispatcher extends EventEmitter<{
           const { job } = live;
           this.#report({ type: 'output', job, index: input.index, text });
         }
-      }
+      },
+      onStart: (pid) => sendBack({ type: 'PROCESS.STARTED', pid }),
+      spawner: this.options.spawner
     });
     child.start();
     if (live) live.outputs[input.index] = child.output;
-    if (child.pid !== null) {
-      sendBack({ type: 'PROCESS.STARTED', pid: child.pid });
-    }
     let finished = false;
     child.done.then((result) => {
       finished = true;
@@ -663,6 +684,7 @@ export class Dispatcher extends EventEmitter<{
     const snapshot = live.actor.getSnapshot();
     const { context } = snapshot;
     const outcome = finalOutcome(snapshot.value as string, context);
+    this.#announce(live);
     this.#live.delete(live.job.id);
     this.#report({
       type: 'finished',

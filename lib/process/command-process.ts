@@ -7,9 +7,8 @@
  * everything it left in its group are gone and its output is read.
  */
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
-import type { Readable } from 'node:stream';
 
 import { CommandLineError, splitCommand } from './command-line.js';
 import {
@@ -24,6 +23,7 @@ import { OutputBuffer } from './output.js';
 import { ProcessGroup } from './process-group.js';
 import { signalDescendants } from './process-tree.js';
 import { spawnAs } from './run-as.js';
+import { sharedSpawner } from './spawner.js';
 import { checkWorkingDirectory, describeSpawnError } from './start-errors.js';
 
 /** Longest the group stays frozen while its tree is signalled, in ms. */
@@ -44,9 +44,17 @@ export class CommandProcess {
    */
   readonly done: Promise<CommandResult>;
 
+  /**
+   * Resolves with the main process's pid once it runs, or null when it
+   * could not start. The spawn helper starts it shortly after
+   * {@link start}.
+   */
+  readonly started: Promise<number | null>;
+
   #options: CommandOptions;
   #output: OutputBuffer;
   #resolve: (result: CommandResult) => void;
+  #announce: (pid: number | null) => void;
   #state: 'idle' | 'running' | 'done' = 'idle';
   #argv: string[] = [];
   #pid: number | null = null;
@@ -56,6 +64,13 @@ export class CommandProcess {
   #exitSignal: NodeJS.Signals | null = null;
   #startedAt = 0;
   #fault: string | null = null;
+  /** A signal asked for before the process was there to take it. */
+  #early: CommandSignal | null = null;
+  #pipes: Socket[] = [];
+  #closedPipes = 0;
+  /** Resolves once stdout and stderr have both been read to the end. */
+  #drained: Promise<void>;
+  #drainedNow!: () => void;
 
   /**
    * @param command program and arguments, split by `splitCommand`
@@ -74,6 +89,10 @@ export class CommandProcess {
     let resolve!: (result: CommandResult) => void;
     this.done = new Promise((r) => (resolve = r));
     this.#resolve = resolve;
+    this.#drained = new Promise((r) => (this.#drainedNow = r));
+    let announce!: (pid: number | null) => void;
+    this.started = new Promise((r) => (announce = r));
+    this.#announce = announce;
   }
 
   /** Pid of the main process; null before start or if it never started. */
@@ -114,31 +133,26 @@ export class CommandProcess {
     const argv = this.#argv as [string, ...string[]];
     const [program] = argv;
     const launch = spawnAs(argv, this.#options.user);
-    let child: ChildProcess;
-    try {
-      child = spawn(launch.program, launch.args, {
-        cwd,
-        env: this.#options.env ?? process.env,
-        uid: launch.uid,
-        gid: launch.gid,
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-    } catch (err) {
-      return this.#settle(describeSpawnError(err, program));
-    }
-
-    // Once spawned, nothing here can make the child emit 'error' (we never
-    // use child.kill or IPC), so it means the spawn itself failed.
-    child.on('error', (err) => {
-      if (child.pid !== undefined) return;
-      child.stdout?.destroy();
-      child.stderr?.destroy();
-      this.#settle(describeSpawnError(err, program));
+    const spawner = this.#options.spawner ?? sharedSpawner();
+    spawner.spawn({
+      program: launch.program,
+      args: launch.args,
+      cwd,
+      env: this.#options.env ?? process.env,
+      uid: launch.uid,
+      gid: launch.gid,
+    }, {
+      started: (pid) => this.#watch(pid),
+      pipe: (name, stream) => this.#capture(stream, name),
+      exited: (code, signal, lost) => {
+        if (lost !== undefined) this.#fault ??= lost;
+        this.#exited = true;
+        this.#exitCode = code;
+        this.#exitSignal = signal;
+        void this.#finish();
+      },
+      failed: (err) => this.#settle(describeSpawnError(err, program)),
     });
-    if (child.pid === undefined) return;
-
-    this.#watch(child, child.pid);
   }
 
   /**
@@ -161,7 +175,11 @@ export class CommandProcess {
       throw new TypeError(`unsupported signal: ${String(signal)}`);
     }
     const group = this.#group;
-    if (this.#state !== 'running' || group === null) return;
+    if (this.#state !== 'running') return;
+    if (group === null) {
+      if (this.#early !== 'SIGKILL') this.#early = signal;
+      return;
+    }
 
     if (this.#exited) {
       this.#signalGroup(group, signal);
@@ -177,26 +195,21 @@ export class CommandProcess {
     });
   }
 
-  #watch(child: ChildProcess, pid: number): void {
+  #watch(pid: number): void {
     this.#pid = pid;
-    const group = new ProcessGroup(pid);
-    this.#group = group;
-
-    const drained = Promise.all([
-      this.#capture(child.stdout!, 'stdout'),
-      this.#capture(child.stderr!, 'stderr'),
-    ]);
-
-    child.once('exit', (code, signal) => {
-      this.#exited = true;
-      this.#exitCode = code;
-      this.#exitSignal = signal;
-      void this.#finish(child, group, drained);
-    });
+    this.#group = new ProcessGroup(pid);
+    this.#options.onStart?.(pid);
+    this.#announce(pid);
+    if (this.#early !== null) this.signal(this.#early);
   }
 
-  /** Copies one pipe into the buffer and onOutput; resolves on close. */
-  #capture(stream: Readable, name: OutputStream): Promise<void> {
+  /** Copies one pipe into the buffer and onOutput until it closes. */
+  #capture(stream: Socket | null, name: OutputStream): void {
+    if (stream === null) {
+      this.#pipeClosed();
+      return;
+    }
+    this.#pipes.push(stream);
     const decoder = new StringDecoder('utf8');
     stream.on('data', (chunk: Buffer) => {
       this.#output.append(chunk);
@@ -204,24 +217,22 @@ export class CommandProcess {
     });
     // A read error ends the pipe like EOF; the output so far is kept.
     stream.on('error', () => {});
-
-    return new Promise((resolve) => {
-      stream.once('close', () => {
-        this.#emit(decoder.end(), name);
-        resolve();
-      });
+    stream.once('close', () => {
+      this.#emit(decoder.end(), name);
+      this.#pipeClosed();
     });
+  }
+
+  #pipeClosed(): void {
+    if (++this.#closedPipes === 2) this.#drainedNow();
   }
 
   #emit(text: string, stream: OutputStream): void {
     if (text !== '') this.#options.onOutput?.(text, stream);
   }
 
-  async #finish(
-    child: ChildProcess,
-    group: ProcessGroup,
-    drained: Promise<unknown>,
-  ): Promise<void> {
+  async #finish(): Promise<void> {
+    const group = this.#group!;
     try {
       await group.sweep(this.#options.graceMs);
     } catch (err) {
@@ -230,10 +241,9 @@ export class CommandProcess {
 
     // A daemon that escaped the group may hold the pipes open for ever.
     const drainMs = this.#options.drainMs ?? DEFAULT_DRAIN_MS;
-    if (!(await within(drained, drainMs))) {
-      child.stdout?.destroy();
-      child.stderr?.destroy();
-      await drained;
+    if (!(await within(this.#drained, drainMs))) {
+      for (const pipe of this.#pipes) pipe.destroy();
+      await this.#drained;
     }
     this.#settle(this.#fault);
   }
@@ -253,6 +263,7 @@ export class CommandProcess {
 
   #settle(error: string | null): void {
     this.#state = 'done';
+    this.#announce(null);
     this.#resolve({
       command: this.command,
       argv: this.#argv,

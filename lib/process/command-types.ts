@@ -4,6 +4,7 @@
 
 import type { OutputBuffer } from './output.js';
 import type { RunAs } from './run-as.js';
+import type { Spawner } from './spawner.js';
 
 /** Default {@link CommandOptions.drainMs}: 500 ms. */
 export const DEFAULT_DRAIN_MS = 500;
@@ -40,6 +41,10 @@ export interface CommandOptions {
    * character. Called synchronously from stream events: it must not throw.
    */
   onOutput?: (text: string, stream: OutputStream) => void;
+  /** Told the main process's pid once it runs. */
+  onStart?: (pid: number) => void;
+  /** Starts the process; default the process-wide `sharedSpawner()`. */
+  spawner?: Pick<Spawner, 'spawn'>;
 }
 
 /** What became of one command. */
@@ -49,7 +54,7 @@ export interface CommandResult {
   argv: string[];
   /** Pid of the main process; null when it never started. */
   pid: number | null;
-  /** When start() was called, epoch ms. */
+  /** When start() was called, epoch ms (the process runs a little later). */
   startedAt: number;
   /** When the result was ready, epoch ms. */
   finishedAt: number;

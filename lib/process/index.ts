@@ -29,3 +29,4 @@ export {
   type GroupMember,
 } from './process-tree.js';
 export { lookupUser, spawnAs, type RunAs } from './run-as.js';
+export { sharedSpawner, Spawner, type SpawnListener } from './spawner.js';

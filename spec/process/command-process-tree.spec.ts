@@ -50,6 +50,7 @@ describe('CommandProcess process tree', () => {
 
   it('sends SIGTERM to every process of the group', async () => {
     const child = launch(`sh -c 'sleep 300 & sleep 300 & wait'`);
+    await child.started;
     await waitForMembers(child.pid!, 3);
 
     child.signal('SIGTERM');
@@ -62,6 +63,7 @@ describe('CommandProcess process tree', () => {
   it('lets a grandchild ignoring SIGTERM survive it and die on SIGKILL',
     async () => {
       const child = launch(`sh -c 'trap "" TERM; sleep 300 & wait'`);
+      await child.started;
       await waitForMembers(child.pid!, 2);
 
       child.signal('SIGTERM');
@@ -79,6 +81,7 @@ describe('CommandProcess process tree', () => {
   it('kills a SIGTERM-proof loop that keeps starting processes', async () => {
     const loop = `trap '' TERM; while true; do sleep 0.1; done`;
     const child = launch(`sh -c "${loop}"`);
+    await child.started;
     await waitForMembers(child.pid!, 2);
 
     child.signal('SIGTERM');
@@ -108,6 +111,7 @@ describe('CommandProcess process tree', () => {
 
   it('records a signal sent to the main process from outside', async () => {
     const child = launch('sleep 300');
+    await child.started;
     process.kill(child.pid!, 'SIGKILL');
 
     const result = await child.done;

@@ -46,7 +46,8 @@ describe('CommandProcess', () => {
       async () => {
         const before = Date.now();
         const child = launch(`sh -c 'exit 3'`);
-        expect(child.pid).to.be.a('number');
+        expect(child.pid).to.equal(null);
+        expect(await child.started).to.be.a('number');
 
         const result = await child.done;
         expect(result).to.include({

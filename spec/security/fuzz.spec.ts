@@ -17,6 +17,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import WebSocket from 'ws';
 
+import { sharedSpawner } from '../../lib/process/spawner.js';
 import { errorCatalogue, type ErrorName } from '../../lib/rpc/errors.js';
 import { waitFor } from '../process/wait.js';
 import { captureLog, startServer, type TestServer } from '../helpers/server.js';
@@ -51,16 +52,22 @@ function startedIds(reply: any): string[] {
   return Array.isArray(started) ? started : [];
 }
 
-/** Live processes whose parent is this one (the server's jobs). */
+/**
+ * Live processes whose parent is this one or its spawn helper: the
+ * server's jobs.
+ */
 function children(): string[] {
+  const helper = sharedSpawner().pid;
   const table = execFileSync('ps', ['-eo', 'pid=,ppid=,stat=,args='], {
     encoding: 'utf8'
   });
   return table.trim().split('\n').map((line) => line.trim())
     .filter((line) => {
       const [pid, ppid, stat] = line.split(/\s+/);
-      return Number(ppid) === process.pid && !stat.startsWith('Z') &&
-        !line.includes('ps -eo') && Number(pid) !== process.pid;
+      const parent = Number(ppid);
+      return (parent === process.pid || parent === helper) &&
+        !stat.startsWith('Z') && !line.includes('ps -eo') &&
+        Number(pid) !== process.pid && Number(pid) !== helper;
     });
 }
 

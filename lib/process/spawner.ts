@@ -1,0 +1,208 @@
+/**
+ * Starting commands through the spawn helper (see `spawn-helper.ts`).
+ *
+ * One helper serves many commands at once. Its IPC channel keeps this
+ * process alive only while a command it started is running. Should the
+ * helper die, every command it was running is reported as exited with an
+ * error (their process groups are then swept like any other), and the
+ * next spawn starts a new helper.
+ */
+
+import { fork, spawn as spawnChild, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+import type {
+  HelperMessage,
+  SpawnFailure,
+  SpawnRequest,
+} from './spawn-helper.js';
+
+const HELPER_PATH = fileURLToPath(new URL('./spawn-helper.js', import.meta.url));
+
+/** A command to start; see `child_process.spawn` for the fields. */
+export type SpawnOptions = Omit<SpawnRequest, 'id'>;
+
+/** What the owner of a spawn hears, in this order. */
+export interface SpawnListener {
+  /** The command runs; its pipes follow. */
+  started(pid: number): void;
+  /**
+   * One of its pipes, unread: stdout right after `started`, then stderr.
+   * Null when the helper died before handing it over. Listen at once: a
+   * pipe whose writer is gone ends within the turn.
+   */
+  pipe(name: 'stdout' | 'stderr', stream: Socket | null): void;
+  /** Its main process exited (code or signal), or the helper died (both null, `lost` set). */
+  exited(code: number | null, signal: NodeJS.Signals | null, lost?: string): void;
+  /** It could not start; `error` has the errno fields spawn() gives. */
+  failed(error: NodeJS.ErrnoException): void;
+}
+
+interface Pending {
+  listener: SpawnListener;
+  pid?: number;
+  /** Pipes handed over so far. */
+  pipes: number;
+}
+
+export class Spawner {
+  #helper: ChildProcess | null = null;
+  #pending = new Map<number, Pending>();
+  #nextId = 1;
+  #closed = false;
+  /** Requests made before the helper said it is ready. */
+  #waiting: SpawnRequest[] | null = null;
+
+  /** Pid of the helper, null while none runs. */
+  get pid(): number | null {
+    return this.#helper?.pid ?? null;
+  }
+
+  /** Commands started and not yet exited or failed. */
+  get running(): number {
+    return this.#pending.size;
+  }
+
+  /** Starts a command; `listener` hears what becomes of it. */
+  spawn(options: SpawnOptions, listener: SpawnListener): void {
+    if (this.#closed) {
+      listener.failed(spawnError({ message: 'the spawn helper is closed' }));
+      return;
+    }
+    const helper = this.#helper ?? this.#startHelper();
+    const id = this.#nextId++;
+    this.#pending.set(id, { listener, pipes: 0 });
+    if (this.#pending.size === 1) helper.channel?.ref();
+    const request: SpawnRequest = { ...options, id };
+    if (this.#waiting) this.#waiting.push(request);
+    else helper.send(request);
+  }
+
+  /** Stops the helper; later spawns fail. Running commands are not signalled. */
+  close(): void {
+    this.#closed = true;
+    this.#helper?.disconnect();
+  }
+
+  #startHelper(): ChildProcess {
+    const helper = fork(HELPER_PATH, [], {
+      // The server's own flags (a profiler, an inspector) are not for it.
+      execArgv: [],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization: 'json',
+    });
+    this.#helper = helper;
+    this.#waiting = [];
+    helper.on('message', (message: HelperMessage, handle?: Socket) => {
+      this.#receive(message, handle);
+    });
+    helper.on('exit', (code, signal) => this.#lost(helper, code, signal));
+    helper.on('error', () => {});
+    helper.unref();
+    helper.channel?.unref();
+    return helper;
+  }
+
+  #receive(message: HelperMessage, handle: Socket | undefined): void {
+    if (message.kind === 'ready') {
+      const waiting = this.#waiting ?? [];
+      this.#waiting = null;
+      for (const request of waiting) this.#helper?.send(request);
+      return;
+    }
+    const pending = this.#pending.get(message.id);
+    if (!pending) {
+      handle?.destroy();
+      return;
+    }
+    switch (message.kind) {
+      case 'started':
+        pending.pid = message.pid;
+        pending.pipes = 1;
+        pending.listener.started(message.pid);
+        pending.listener.pipe('stdout', handle ?? null);
+        break;
+      case 'stderr':
+        pending.pipes = 2;
+        pending.listener.pipe('stderr', handle ?? null);
+        break;
+      case 'exited':
+        this.#settle(message.id);
+        pending.listener.exited(message.code, message.signal);
+        break;
+      case 'failed':
+        this.#settle(message.id);
+        pending.listener.failed(spawnError(message.error));
+        break;
+    }
+  }
+
+  #settle(id: number): void {
+    this.#pending.delete(id);
+    if (this.#pending.size === 0) this.#helper?.channel?.unref();
+  }
+
+  #lost(helper: ChildProcess, code: number | null, signal: string | null): void {
+    if (this.#helper !== helper) return;
+    this.#helper = null;
+    this.#waiting = null;
+    const why = `the spawn helper exited (${signal ?? `code ${code}`})`;
+    const pending = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const { listener, pid, pipes } of pending) {
+      if (pid === undefined) {
+        listener.failed(spawnError({ message: why }));
+        continue;
+      }
+      // The command may still run; its owner ends its group.
+      if (pipes < 2) listener.pipe('stderr', null);
+      listener.exited(null, null, why);
+    }
+  }
+}
+
+function spawnError(failure: SpawnFailure): NodeJS.ErrnoException {
+  return Object.assign(new Error(failure.message), {
+    code: failure.code,
+    errno: failure.errno,
+    syscall: failure.syscall,
+    path: failure.path,
+  });
+}
+
+let shared: Spawner | InlineSpawner | null = null;
+
+/** The process-wide spawner, made on first use. */
+export function sharedSpawner(): Spawner | InlineSpawner {
+  shared ??= process.env.DISPATCHER_SPAWN === 'inline' ? new InlineSpawner() : new Spawner();
+  return shared;
+}
+
+/** Spawns in this process: no helper, the loop waits for each fork. */
+export class InlineSpawner {
+  /** There is no helper. */
+  readonly pid = null;
+
+  spawn(options: SpawnOptions, listener: SpawnListener): void {
+    let child;
+    try {
+      child = spawnChild(options.program, options.args, {
+        cwd: options.cwd, env: options.env, uid: options.uid, gid: options.gid,
+        detached: true, stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    } catch (err) {
+      listener.failed(err as NodeJS.ErrnoException);
+      return;
+    }
+    const { pid } = child;
+    if (pid === undefined) {
+      child.once('error', (err) => listener.failed(err));
+      return;
+    }
+    child.once('exit', (code, signal) => listener.exited(code, signal));
+    listener.started(pid);
+    listener.pipe('stdout', child.stdout as Socket);
+    listener.pipe('stderr', child.stderr as Socket);
+  }
+}
