@@ -98,7 +98,10 @@ export class DispatcherServer {
       config, config.queues.map((queue) => queue.name)
     );
     const security = createSecurity(config);
-    const { store, adminPassword } = await UserStore.open(config.dataDir);
+    const { store, adminPassword } = await UserStore.open(config.dataDir, {
+      onRehashFailed: (user, error) =>
+        log.warn({ user, err: error }, 'password re-hash not saved')
+    });
     this.adminPassword = adminPassword;
     this.#unlock = lockDataDirectory(config.dataDir);
     const jobs = new SqliteStore(config.dataDir);

@@ -5,10 +5,12 @@
  * File format (`users.json`, mode 0600):
  *
  *   { "users": { "admin": { "role": "full",
- *                           "password": "scrypt$16384$8$1$<salt>$<hash>" } } }
+ *                           "password": "scrypt$32768$8$3$<salt>$<hash>" } } }
  *
- * Salt and hash are base64. Writes go to a temporary file renamed over
- * the old one, so a crash never leaves half a file.
+ * The hash names its parameters (N, r, p), so hashes made with earlier
+ * ones keep verifying; a successful login re-hashes them with the
+ * current ones. Salt and hash are base64. Writes go to a temporary file
+ * renamed over the old one, so a crash never leaves half a file.
  */
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
@@ -28,9 +30,22 @@ interface UsersFile {
   users: Record<string, UserRecord>;
 }
 
-const COST = 16384;
-const BLOCK_SIZE = 8;
-const PARALLELISM = 1;
+/** scrypt parameters: cost N, block size r, parallelism p. */
+interface Parameters {
+  cost: number;
+  blockSize: number;
+  parallelism: number;
+}
+
+/**
+ * Parameters of new hashes: 32 MiB (128·N·r) and 3 passes over it, as
+ * strong as N = 2^17, r = 8, p = 1 by OWASP's reckoning, at a quarter of
+ * its memory. Above 32 MiB, glibc takes the block with mmap and unmaps
+ * it when freed, whatever thread of the libuv pool ran the check; at 16
+ * MiB (N = 2^14) every pool thread that ever checked a password would
+ * keep 16 MiB of its arena for good. See docs/security.md.
+ */
+const CURRENT: Parameters = { cost: 32768, blockSize: 8, parallelism: 3 };
 const KEY_LENGTH = 32;
 
 /** Names users may have: letters, digits, `._-`, 1 to 64 characters. */
@@ -39,9 +54,7 @@ export const userNamePattern = /^[A-Za-z0-9._-]{1,64}$/;
 function derive(
   password: string,
   salt: Buffer,
-  cost: number,
-  blockSize: number,
-  parallelism: number
+  { cost, blockSize, parallelism }: Parameters
 ): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     scrypt(
@@ -54,17 +67,17 @@ function derive(
   });
 }
 
-/** Hashes a password for the users file. */
+/** Hashes a password for the users file, with the current parameters. */
 export async function hashPassword(password: string): Promise<string> {
   const salt = randomBytes(16);
-  const key = await derive(password, salt, COST, BLOCK_SIZE, PARALLELISM);
+  const key = await derive(password, salt, CURRENT);
   return [
-    'scrypt', COST, BLOCK_SIZE, PARALLELISM,
+    'scrypt', CURRENT.cost, CURRENT.blockSize, CURRENT.parallelism,
     salt.toString('base64'), key.toString('base64')
   ].join('$');
 }
 
-/** Checks a password against a hash made by `hashPassword`. */
+/** Checks a password against a hash made by `hashPassword`, now or before. */
 export async function checkPassword(
   password: string,
   hash: string
@@ -72,14 +85,26 @@ export async function checkPassword(
   const [scheme, cost, blockSize, parallelism, salt, key] = hash.split('$');
   if (scheme !== 'scrypt' || !key) return false;
   const expected = Buffer.from(key, 'base64');
-  const actual = await derive(
-    password,
-    Buffer.from(salt, 'base64'),
-    Number(cost),
-    Number(blockSize),
-    Number(parallelism)
-  );
+  const actual = await derive(password, Buffer.from(salt, 'base64'), {
+    cost: Number(cost),
+    blockSize: Number(blockSize),
+    parallelism: Number(parallelism)
+  });
   return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+/** True when `hash` was made with other parameters than new hashes get. */
+function needsRehash(hash: string): boolean {
+  const { cost, blockSize, parallelism } = CURRENT;
+  return !hash.startsWith(`scrypt$${cost}$${blockSize}$${parallelism}$`);
+}
+
+export interface UserStoreOptions {
+  /**
+   * Told when a login's re-hash could not be saved; the login still
+   * succeeds and the old hash stays. Default: ignored.
+   */
+  onRehashFailed?: (name: string, error: Error) => void;
 }
 
 /** The users of one data directory. */
@@ -89,11 +114,18 @@ export class UserStore {
   // Checked when the user does not exist, so that a wrong name costs as
   // much time as a wrong password.
   #decoy: Promise<string>;
+  #onRehashFailed: UserStoreOptions['onRehashFailed'];
+  #rehashing: Promise<void> = Promise.resolve();
 
-  private constructor(path: string, users: Record<string, UserRecord>) {
+  private constructor(
+    path: string,
+    users: Record<string, UserRecord>,
+    options: UserStoreOptions
+  ) {
     this.path = path;
     this.#users = users;
     this.#decoy = hashPassword(randomBytes(16).toString('hex'));
+    this.#onRehashFailed = options.onRehashFailed;
   }
 
   /**
@@ -102,7 +134,8 @@ export class UserStore {
    * `admin-password` (mode 0600) and returned as `adminPassword`.
    */
   static async open(
-    dataDir: string
+    dataDir: string,
+    options: UserStoreOptions = {}
   ): Promise<{ store: UserStore; adminPassword?: string }> {
     const path = join(dataDir, 'users.json');
     let text: string;
@@ -112,7 +145,7 @@ export class UserStore {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
       await mkdir(dataDir, { recursive: true, mode: 0o700 });
       // No prototype: a user named `__proto__` is just a name.
-      const store = new UserStore(path, Object.create(null));
+      const store = new UserStore(path, Object.create(null), options);
       const adminPassword = randomBytes(18).toString('base64url');
       await store.add('admin', adminPassword, 'full');
       await writeFile(join(dataDir, 'admin-password'), adminPassword + '\n', {
@@ -120,7 +153,9 @@ export class UserStore {
       });
       return { store, adminPassword };
     }
-    return { store: new UserStore(path, parseUsers(text, path)) };
+    return {
+      store: new UserStore(path, parseUsers(text, path), options)
+    };
   }
 
   /** Names and roles of every user. */
@@ -131,12 +166,23 @@ export class UserStore {
     }));
   }
 
-  /** The user's role if the password is right, otherwise null. */
+  /**
+   * The user's role if the password is right, otherwise null. A right
+   * password for a hash made with earlier parameters re-hashes it.
+   */
   async verify(name: string, password: string): Promise<Role | null> {
     const user = Object.hasOwn(this.#users, name) ? this.#users[name] : null;
-    const hash = user ? user.password : await this.#decoy;
-    const ok = await checkPassword(password, hash);
-    return ok && user ? user.role : null;
+    const decoy = await this.#decoy;
+    const hash = user ? user.password : decoy;
+    const checks = [checkPassword(password, hash)];
+    // Earlier parameters cost less: check the decoy alongside, so that a
+    // wrong password for such a user takes no less time than for a name
+    // that does not exist.
+    if (needsRehash(hash)) checks.push(checkPassword(password, decoy));
+    const [ok] = await Promise.all(checks);
+    if (!ok || !user) return null;
+    if (needsRehash(hash)) await this.#rehash(name, user, password);
+    return user.role;
   }
 
   /** Adds a user or replaces an existing one's password and role. */
@@ -151,11 +197,32 @@ export class UserStore {
     }
     if (password.length === 0) throw new Error('the password is empty');
     this.#users[name] = { role, password: await hashPassword(password) };
-    await this.#save();
+    await this.#save(this.#users);
   }
 
-  async #save(): Promise<void> {
-    const file: UsersFile = { users: this.#users };
+  /**
+   * Replaces `user`'s hash with one of the current parameters, in the
+   * file as it is now (`user add` may have changed it since start), one
+   * re-hash at a time.
+   */
+  async #rehash(name: string, user: UserRecord, password: string) {
+    const old = user.password;
+    const hash = await hashPassword(password);
+    const saved = this.#rehashing.then(async () => {
+      const users = parseUsers(await readFile(this.path, 'utf8'), this.path);
+      if (!Object.hasOwn(users, name) || users[name].password !== old) return;
+      users[name].password = hash;
+      await this.#save(users);
+      if (user.password === old) user.password = hash;
+    });
+    this.#rehashing = saved.catch((error: Error) => {
+      this.#onRehashFailed?.(name, error);
+    });
+    await this.#rehashing;
+  }
+
+  async #save(users: Record<string, UserRecord>): Promise<void> {
+    const file: UsersFile = { users };
     const temporary = `${this.path}.${process.pid}.tmp`;
     await writeFile(temporary, JSON.stringify(file, null, 2) + '\n', {
       mode: 0o600

@@ -10,6 +10,7 @@ import { waitFor } from '../process/wait.js';
 import {
   basic,
   EventLog,
+  rest,
   startServer,
   type TestServer
 } from '../helpers/server.js';
@@ -25,11 +26,20 @@ import {
 
 const SMALL = 64 * 1024;
 
-async function loggedIn(server: TestServer): Promise<WebSocket> {
+/**
+ * A WebSocket logged in as admin: with `token` when given, which takes no
+ * password check, otherwise with the password.
+ */
+async function loggedIn(
+  server: TestServer,
+  token?: string
+): Promise<WebSocket> {
   const socket = await tryUpgrade(server.wsUrl) as WebSocket;
-  const reply = await ask(socket, 'auth', {
-    username: 'admin', password: server.adminPassword
-  });
+  const reply = token === undefined
+    ? await ask(socket, 'auth', {
+      username: 'admin', password: server.adminPassword
+    })
+    : await ask(socket, 'auth_token', { token });
   expect(reply.name).to.equal('response');
   return socket;
 }
@@ -275,11 +285,21 @@ describe('limits', function () {
 
   describe('connection lifetimes', function () {
     let server: TestServer;
+    // Logins here use a token, fresh for each spec (logging out revokes
+    // it): a password check takes a good part of the deadlines these
+    // specs shorten.
+    let token: string;
 
     before(async function () {
       server = await startServer({
         loginDeadlineMs: 300, idleTimeoutMs: 500, heartbeatMs: 300
       });
+    });
+
+    beforeEach(async function () {
+      const login = await rest(`${server.restUrl}/rpc/auth`,
+        { username: 'admin', password: server.adminPassword });
+      token = login.body.args[0];
     });
 
     after(async function () {
@@ -297,7 +317,7 @@ describe('limits', function () {
       });
 
     it('starts the deadline again on logout', async function () {
-      const socket = await loggedIn(server);
+      const socket = await loggedIn(server, token);
       const closed = closeOf(socket);
       socket.send(JSON.stringify({ namespace: 'rpc', name: 'auth_clear' }));
       expect((await closed).code).to.equal(1008);
@@ -305,10 +325,10 @@ describe('limits', function () {
 
     it('closes an idle connection but keeps a subscribed one',
       async function () {
-        const idle = await loggedIn(server);
+        const idle = await loggedIn(server, token);
         const started = Date.now();
         const idleClosed = closeOf(idle);
-        const watching = await loggedIn(server);
+        const watching = await loggedIn(server, token);
         await ask(watching, 'subscribe', ['dispatcher'], 'events');
         expect((await idleClosed).code).to.equal(1000);
         // The timer started before the login reply left the server.
@@ -322,10 +342,9 @@ describe('limits', function () {
       const deaf = await tryUpgrade(server.wsUrl, {
         autoPong: false
       }) as WebSocket;
-      const healthy = await loggedIn(server);
+      const healthy = await loggedIn(server, token);
       await ask(healthy, 'subscribe', ['dispatcher'], 'events');
-      await ask(deaf, 'auth', { username: 'admin',
-        password: server.adminPassword });
+      await ask(deaf, 'auth_token', { token });
       await ask(deaf, 'subscribe', ['dispatcher'], 'events');
       expect((await closeOf(deaf)).code).to.equal(1006);
       expect(healthy.readyState).to.equal(WebSocket.OPEN);
