@@ -16,7 +16,7 @@ import {
   ServerMetrics,
   metricsNeedLogin
 } from './metrics/metrics.js';
-import { EventHub } from './rpc/events.js';
+import type { EventHub } from './rpc/events.js';
 import type { Services } from './rpc/handlers.js';
 import { RestTransport } from './rpc/rest-server.js';
 import { DebugFeed } from './debug/feed.js';
@@ -35,6 +35,7 @@ import {
   requeuePending,
   type Recovery
 } from './store/recovery.js';
+import { DurableEventHub, EventNumbers } from './store/event-numbers.js';
 import { schedulePruning } from './store/retention.js';
 import { lockDataDirectory } from './store/lock.js';
 import { SqliteStore } from './store/sqlite-store.js';
@@ -58,6 +59,7 @@ export class DispatcherServer {
   #rest: RestTransport | null = null;
   #launcher: JobLauncher | null = null;
   #hub: EventHub | null = null;
+  #numbers: EventNumbers | null = null;
   #debug: DebugFeed | null = null;
   #unlog: (() => void) | null = null;
   #store: JobStore | null = null;
@@ -116,13 +118,12 @@ export class DispatcherServer {
     };
     const ended = await endInterrupted(jobs, files, recoveryOptions);
     this.#debug = new DebugFeed(this.dispatcher);
-    this.#hub = new EventHub({
+    this.#numbers = new EventNumbers(jobs);
+    this.#hub = new DurableEventHub({
       intervalMs: config.outputIntervalMs,
       backlog: config.eventBacklog,
-      backlogBytes: config.eventBacklogBytes,
-      lastSeq: Number(jobs.getMeta('event_seq') ?? 0),
-      onDelivered: (seq) => jobs.setMeta('event_seq', String(seq))
-    });
+      backlogBytes: config.eventBacklogBytes
+    }, this.#numbers);
     this.#recorder = new Recorder(jobs, files, log);
     const hub = this.#hub;
     this.usage = new UsageSampler(this.dispatcher, {
@@ -237,6 +238,7 @@ export class DispatcherServer {
     this.#stopPruning?.();
     await this.#recorder?.detach();
     if (this.#store) {
+      if (this.#hub) this.#numbers?.close(this.#hub.seq);
       markCleanStop(this.#store);
       this.#store.close();
       this.#store = null;

@@ -112,6 +112,67 @@ describe('restarts and crashes', function () {
       await new Promise((resolve) => again.once('exit', resolve));
     }
   });
+  it('numbers events on from the last one after a clean restart',
+    async function () {
+      const first = await startServer({ dataDir, jobCwd: dataDir });
+      const client = await first.connect();
+      const events = new EventLog(client);
+      await client.subscribe();
+      await client.dispatcher({ action: 'run', before: 'true' });
+      const last = (await events.finished('before')).seq as number;
+      await first.stop();
+
+      const second = await startServer({ dataDir, jobCwd: dataDir });
+      try {
+        const again = await second.connect();
+        const after = new EventLog(again);
+        await again.subscribe();
+        await again.dispatcher({ action: 'run', after: 'true' });
+        await after.finished('after');
+        expect(after.events[0].seq).to.equal(last + 1);
+      } finally {
+        await second.stop();
+      }
+    });
+
+  it('after a SIGKILL, numbers events above every number sent before',
+    async function () {
+      const ports = await freePorts(2);
+      const first = await serve(dataDir, ports);
+      const password = (await readFile(join(dataDir, 'admin-password'),
+        'utf8')).trim();
+      const url = `ws://127.0.0.1:${ports[0]}`;
+      const client = await Client.connect(url, { user: 'admin', password });
+      const events = new EventLog(client);
+      await client.subscribe();
+      await client.dispatcher({
+        action: 'run', queue: 'pkg_queue', blocker: 'sleep 30'
+      });
+      // More events in one batch than one write of the store reserves.
+      const jobs = Object.fromEntries(
+        Array.from({ length: 1200 }, (_, i) => [`waiting-${i}`, 'true']));
+      await client.dispatcher({ action: 'run', queue: 'pkg_queue', ...jobs });
+      await events.count((args) => args.event === 'queued', 1201);
+      const sent = Math.max(...events.events.map((args) => args.seq));
+      first.kill('SIGKILL');
+      await new Promise((resolve) => first.once('exit', resolve));
+      await client.close();
+
+      const again = await serve(dataDir, ports);
+      try {
+        const client2 = await Client.connect(url, { user: 'admin', password });
+        const after = new EventLog(client2);
+        await client2.subscribe();
+        await client2.dispatcher({ action: 'run', later: 'true' });
+        await after.finished('later');
+        expect(Math.min(...after.events.map((args) => args.seq)))
+          .to.be.above(sent);
+        await client2.close();
+      } finally {
+        again.kill('SIGTERM');
+        await new Promise((resolve) => again.once('exit', resolve));
+      }
+    });
 });
 
 describe('the data directory', function () {
