@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 import { expect } from 'chai';
 
-import { UserStore } from '../../lib/auth/users.js';
+import { UserStore, VERIFIED_TTL_MS } from '../../lib/auth/users.js';
 
 /** A hash as the users file held them before: N = 16384, r = 8, p = 1. */
 function earlierHash(password: string): string {
@@ -85,6 +85,31 @@ describe('user store', function () {
     expect(alice).to.match(/^scrypt\$32768\$8\$3\$[A-Za-z0-9+/=]{24}\$/);
     expect(await store.verify('alice', 'a long passphrase')).to.equal('read');
     expect(await store.verify('alice', 'a long passphrase!')).to.equal(null);
+  });
+
+  it('passes a right password again without a check for five minutes, ' +
+    'a wrong one never', async function () {
+    let now = 1_000_000;
+    const { store } = await UserStore.open(dataDir, { now: () => now });
+    await store.add('alice', 'first secret', 'full');
+
+    expect(await store.verify('alice', 'first secret')).to.equal('full');
+    expect(store.checks).to.equal(1);
+    expect(await store.verify('alice', 'first secret')).to.equal('full');
+    expect(store.checks).to.equal(1);
+    expect(await store.verify('alice', 'first secret!')).to.equal(null);
+    expect(await store.verify('alice', 'first secre')).to.equal(null);
+    expect(store.checks).to.equal(3);
+
+    now += VERIFIED_TTL_MS;
+    expect(await store.verify('alice', 'first secret')).to.equal('full');
+    expect(store.checks).to.equal(4);
+
+    // A new password ends the old one at once.
+    await store.add('alice', 'second secret', 'read');
+    expect(await store.verify('alice', 'first secret')).to.equal(null);
+    expect(await store.verify('alice', 'second secret')).to.equal('read');
+    expect(store.checks).to.equal(6);
   });
 
   it('verifies a hash made with earlier parameters and re-hashes it at ' +
