@@ -127,8 +127,6 @@ export class CommandProcess {
     }
 
     const cwd = this.#options.cwd ?? process.cwd();
-    const problem = checkWorkingDirectory(cwd);
-    if (problem !== null) return this.#settle(problem);
 
     const argv = this.#argv as [string, ...string[]];
     const [program] = argv;
@@ -151,7 +149,11 @@ export class CommandProcess {
         this.#exitSignal = signal;
         void this.#finish();
       },
-      failed: (err) => this.#settle(describeSpawnError(err, program)),
+      // spawn() fails with ENOENT for a missing directory as for a
+      // missing program: the directory is looked at only then.
+      failed: (err) => this.#settle(
+        checkWorkingDirectory(cwd) ?? describeSpawnError(err, program)
+      ),
     });
   }
 

@@ -2,8 +2,8 @@
  * Readable reasons for a command that could not start.
  *
  * spawn() reports a missing working directory as ENOENT, the same code as
- * a missing program, so the directory is checked first and each failure
- * gets a reason that names the thing at fault.
+ * a missing program, so when a spawn fails the directory is checked, and
+ * each failure gets a reason that names the thing at fault.
  */
 
 import { accessSync, constants, statSync } from 'node:fs';
