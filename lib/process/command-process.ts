@@ -16,7 +16,6 @@ import {
   type CommandOptions,
   type CommandResult,
   type CommandSignal,
-  type OutputStream,
 } from './command-types.js';
 import { errorMessage } from './errno.js';
 import { OutputBuffer } from './output.js';
@@ -66,9 +65,8 @@ export class CommandProcess {
   #fault: string | null = null;
   /** A signal asked for before the process was there to take it. */
   #early: CommandSignal | null = null;
-  #pipes: Socket[] = [];
-  #closedPipes = 0;
-  /** Resolves once stdout and stderr have both been read to the end. */
+  #stream: Socket | null = null;
+  /** Resolves once the output has been read to the end. */
   #drained: Promise<void>;
   #drainedNow!: () => void;
 
@@ -140,8 +138,10 @@ export class CommandProcess {
       uid: launch.uid,
       gid: launch.gid,
     }, {
-      started: (pid) => this.#watch(pid),
-      pipe: (name, stream) => this.#capture(stream, name),
+      started: (pid, output) => {
+        this.#capture(output);
+        this.#watch(pid);
+      },
       exited: (code, signal, lost) => {
         if (lost !== undefined) this.#fault ??= lost;
         this.#exited = true;
@@ -205,32 +205,24 @@ export class CommandProcess {
     if (this.#early !== null) this.signal(this.#early);
   }
 
-  /** Copies one pipe into the buffer and onOutput until it closes. */
-  #capture(stream: Socket | null, name: OutputStream): void {
-    if (stream === null) {
-      this.#pipeClosed();
-      return;
-    }
-    this.#pipes.push(stream);
+  /** Copies the output into the buffer and onOutput until it closes. */
+  #capture(stream: Socket): void {
+    this.#stream = stream;
     const decoder = new StringDecoder('utf8');
     stream.on('data', (chunk: Buffer) => {
       this.#output.append(chunk);
-      this.#emit(decoder.write(chunk), name);
+      this.#emit(decoder.write(chunk));
     });
-    // A read error ends the pipe like EOF; the output so far is kept.
+    // A read error ends the output like EOF; what came so far is kept.
     stream.on('error', () => {});
     stream.once('close', () => {
-      this.#emit(decoder.end(), name);
-      this.#pipeClosed();
+      this.#emit(decoder.end());
+      this.#drainedNow();
     });
   }
 
-  #pipeClosed(): void {
-    if (++this.#closedPipes === 2) this.#drainedNow();
-  }
-
-  #emit(text: string, stream: OutputStream): void {
-    if (text !== '') this.#options.onOutput?.(text, stream);
+  #emit(text: string): void {
+    if (text !== '') this.#options.onOutput?.(text);
   }
 
   async #finish(): Promise<void> {
@@ -244,7 +236,7 @@ export class CommandProcess {
     // A daemon that escaped the group may hold the pipes open for ever.
     const drainMs = this.#options.drainMs ?? DEFAULT_DRAIN_MS;
     if (!(await within(this.#drained, drainMs))) {
-      for (const pipe of this.#pipes) pipe.destroy();
+      this.#stream?.destroy();
       await this.#drained;
     }
     this.#settle(this.#fault);

@@ -9,9 +9,6 @@ import type { Spawner } from './spawner.js';
 /** Default {@link CommandOptions.drainMs}: 500 ms. */
 export const DEFAULT_DRAIN_MS = 500;
 
-/** Which pipe a piece of output came from. */
-export type OutputStream = 'stdout' | 'stderr';
-
 /** How to run one command. */
 export interface CommandOptions {
   /** Working directory; default `process.cwd()`. */
@@ -40,7 +37,7 @@ export interface CommandOptions {
    * Receives output as decoded text, in arrival order, never splitting a
    * character. Called synchronously from stream events: it must not throw.
    */
-  onOutput?: (text: string, stream: OutputStream) => void;
+  onOutput?: (text: string) => void;
   /** Told the main process's pid once it runs. */
   onStart?: (pid: number) => void;
   /** Starts the process; default the process-wide `sharedSpawner()`. */

@@ -11,7 +11,6 @@ export {
   type CommandOptions,
   type CommandResult,
   type CommandSignal,
-  type OutputStream,
 } from './command-types.js';
 export {
   commonEnvironment,

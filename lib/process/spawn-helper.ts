@@ -4,20 +4,22 @@
  * Node starts a child with fork() and waits until the child has called
  * exec, and fork() copies the page tables of the whole parent: the larger
  * the parent, the longer each spawn holds its event loop. This process
- * loads nothing but `child_process`, so its spawns are as cheap as Node's
+ * loads little besides `child_process`, so its spawns are as cheap as Node's
  * get, and they hold its loop instead of the server's.
  *
  * Protocol, over the IPC channel (see `Spawner`): the helper says
  * `ready` once it listens (messages sent before are lost). The server sends a
  * {@link SpawnRequest}; the helper answers with `started` carrying the
- * child's stdout pipe, then `stderr` carrying its stderr pipe, then
- * `exited`; or with `failed` alone. The pipes are handed over unread, so
- * the server reads every byte itself. The helper ignores terminal signals
+ * reading end of the command's output (its stdout and stderr, see
+ * `OutputPairs`), then `exited`; or with `failed` alone. The output is
+ * handed over unread, so the server reads every byte itself. The helper ignores terminal signals
  * (the server decides when jobs end) and exits when the server is gone.
  */
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
+
+import { OutputPairs, type OutputPair } from './output-pairs.js';
 
 /** A command to start, as `child_process.spawn` takes it. */
 export interface SpawnRequest {
@@ -42,14 +44,20 @@ export interface SpawnFailure {
 export type HelperMessage =
   | { kind: 'ready' }
   | { kind: 'started'; id: number; pid: number }
-  | { kind: 'stderr'; id: number }
   | { kind: 'exited'; id: number; code: number | null; signal: NodeJS.Signals | null }
   | { kind: 'failed'; id: number; error: SpawnFailure };
 
 type Send = (message: HelperMessage, handle?: Socket) => void;
 
-/** Starts one command and reports on it through `send`. */
-export function startCommand(request: SpawnRequest, send: Send): void {
+/**
+ * Starts one command with `pair`'s writer as its stdout and stderr and
+ * reports on it through `send`; `started` carries the pair's reader.
+ */
+export function startCommand(
+  request: SpawnRequest,
+  pair: OutputPair,
+  send: Send,
+): void {
   let child: ChildProcess;
   try {
     child = spawn(request.program, request.args, {
@@ -58,47 +66,34 @@ export function startCommand(request: SpawnRequest, send: Send): void {
       uid: request.uid,
       gid: request.gid,
       detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', pair.writer, pair.writer],
     });
   } catch (err) {
-    send({ kind: 'failed', id: request.id, error: failure(err) });
+    fail(request, pair, err, send);
     return;
   }
+  // The command holds the writer now; only its end closes the output.
+  pair.writer.destroy();
   const { pid } = child;
   if (pid === undefined) {
-    child.once('error', (err) => {
-      send({ kind: 'failed', id: request.id, error: failure(err) });
-    });
+    child.once('error', (err) => fail(request, pair, err, send));
     return;
   }
-  const stdout = handOver(child, 1);
-  const stderr = handOver(child, 2);
   child.once('exit', (code, signal) => {
     send({ kind: 'exited', id: request.id, code, signal });
   });
-  // Sends holding a pipe wait in order for the server's acknowledgement;
-  // `exited` queues behind them.
-  send({ kind: 'started', id: request.id, pid }, stdout);
-  send({ kind: 'stderr', id: request.id }, stderr);
+  send({ kind: 'started', id: request.id, pid }, pair.reader);
 }
 
-/**
- * Takes a pipe out of the child's stdio unread: Node starts reading a
- * child's pipes at once, and reads the rest on exit; every byte must stay
- * in the pipe for the server.
- */
-function handOver(child: ChildProcess, fd: 1 | 2): Socket {
-  const socket = child.stdio[fd] as Socket;
-  const handle = (socket as unknown as { _handle: PipeHandle })._handle;
-  handle.reading = false;
-  handle.readStop();
-  (child.stdio as unknown[])[fd] = null;
-  return socket;
-}
-
-interface PipeHandle {
-  reading: boolean;
-  readStop(): number;
+function fail(
+  request: SpawnRequest,
+  pair: OutputPair,
+  err: unknown,
+  send: Send,
+): void {
+  pair.writer.destroy();
+  pair.reader.destroy();
+  send({ kind: 'failed', id: request.id, error: failure(err) });
 }
 
 function failure(err: unknown): SpawnFailure {
@@ -114,7 +109,14 @@ function failure(err: unknown): SpawnFailure {
 
 function main(): void {
   const send: Send = (message, handle) => process.send!(message, handle);
-  process.on('message', (request: SpawnRequest) => startCommand(request, send));
+  const pairs = new OutputPairs();
+  process.on('message', (request: SpawnRequest) => {
+    pairs.take().then(
+      (pair) => startCommand(request, pair, send),
+      (err) => send({ kind: 'failed', id: request.id, error: failure(err) }),
+    );
+  });
+  process.on('exit', () => pairs.close());
   process.on('disconnect', () => process.exit(0));
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => {});

@@ -8,14 +8,16 @@
  * next spawn starts a new helper.
  */
 
-import { fork, spawn as spawnChild, type ChildProcess } from 'node:child_process';
-import type { Socket } from 'node:net';
+import { fork, type ChildProcess } from 'node:child_process';
+import { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
-import type {
-  HelperMessage,
-  SpawnFailure,
-  SpawnRequest,
+import { OutputPairs } from './output-pairs.js';
+import {
+  startCommand,
+  type HelperMessage,
+  type SpawnFailure,
+  type SpawnRequest,
 } from './spawn-helper.js';
 
 const HELPER_PATH = fileURLToPath(new URL('./spawn-helper.js', import.meta.url));
@@ -25,14 +27,12 @@ export type SpawnOptions = Omit<SpawnRequest, 'id'>;
 
 /** What the owner of a spawn hears, in this order. */
 export interface SpawnListener {
-  /** The command runs; its pipes follow. */
-  started(pid: number): void;
   /**
-   * One of its pipes, unread: stdout right after `started`, then stderr.
-   * Null when the helper died before handing it over. Listen at once: a
-   * pipe whose writer is gone ends within the turn.
+   * The command runs; `output` is the reading end of its stdout and
+   * stderr, unread. Listen at once: output whose writers are all gone
+   * ends within the turn.
    */
-  pipe(name: 'stdout' | 'stderr', stream: Socket | null): void;
+  started(pid: number, output: Socket): void;
   /** Its main process exited (code or signal), or the helper died (both null, `lost` set). */
   exited(code: number | null, signal: NodeJS.Signals | null, lost?: string): void;
   /** It could not start; `error` has the errno fields spawn() gives. */
@@ -42,8 +42,6 @@ export interface SpawnListener {
 interface Pending {
   listener: SpawnListener;
   pid?: number;
-  /** Pipes handed over so far. */
-  pipes: number;
 }
 
 export class Spawner {
@@ -72,7 +70,7 @@ export class Spawner {
     }
     const helper = this.#helper ?? this.#startHelper();
     const id = this.#nextId++;
-    this.#pending.set(id, { listener, pipes: 0 });
+    this.#pending.set(id, { listener });
     if (this.#pending.size === 1) helper.channel?.ref();
     const request: SpawnRequest = { ...options, id };
     if (this.#waiting) this.#waiting.push(request);
@@ -119,13 +117,7 @@ export class Spawner {
     switch (message.kind) {
       case 'started':
         pending.pid = message.pid;
-        pending.pipes = 1;
-        pending.listener.started(message.pid);
-        pending.listener.pipe('stdout', handle ?? null);
-        break;
-      case 'stderr':
-        pending.pipes = 2;
-        pending.listener.pipe('stderr', handle ?? null);
+        pending.listener.started(message.pid, handle ?? closedSocket());
         break;
       case 'exited':
         this.#settle(message.id);
@@ -150,14 +142,10 @@ export class Spawner {
     const why = `the spawn helper exited (${signal ?? `code ${code}`})`;
     const pending = [...this.#pending.values()];
     this.#pending.clear();
-    for (const { listener, pid, pipes } of pending) {
-      if (pid === undefined) {
-        listener.failed(spawnError({ message: why }));
-        continue;
-      }
-      // The command may still run; its owner ends its group.
-      if (pipes < 2) listener.pipe('stderr', null);
-      listener.exited(null, null, why);
+    for (const { listener, pid } of pending) {
+      // A command that runs is ended by its owner, like any other.
+      if (pid === undefined) listener.failed(spawnError({ message: why }));
+      else listener.exited(null, null, why);
     }
   }
 }
@@ -171,38 +159,48 @@ function spawnError(failure: SpawnFailure): NodeJS.ErrnoException {
   });
 }
 
+/**
+ * Spawns in this process, without a helper: the event loop waits for
+ * each fork. The output goes through the same kind of socket pair.
+ */
+export class InlineSpawner {
+  /** There is no helper. */
+  readonly pid = null;
+  #pairs: OutputPairs | null = null;
+
+  spawn(options: SpawnOptions, listener: SpawnListener): void {
+    this.#pairs ??= new OutputPairs();
+    this.#pairs.take().then(
+      (pair) => startCommand({ ...options, id: 0 }, pair, (message, handle) => {
+        if (message.kind === 'started') {
+          // Made paused for the helper; here its reader is its owner.
+          handle!.resume();
+          listener.started(message.pid, handle!);
+        }
+        else if (message.kind === 'exited') {
+          listener.exited(message.code, message.signal);
+        } else if (message.kind === 'failed') {
+          listener.failed(spawnError(message.error));
+        }
+      }),
+      (err: Error) => listener.failed(err),
+    );
+  }
+}
+
+/** Output that has already ended: for a helper that sent none. */
+function closedSocket(): Socket {
+  const socket = new Socket();
+  socket.destroy();
+  return socket;
+}
+
 let shared: Spawner | InlineSpawner | null = null;
 
 /** The process-wide spawner, made on first use. */
 export function sharedSpawner(): Spawner | InlineSpawner {
-  shared ??= process.env.DISPATCHER_SPAWN === 'inline' ? new InlineSpawner() : new Spawner();
+  shared ??= process.env.DISPATCHER_SPAWN === 'inline'
+    ? new InlineSpawner()
+    : new Spawner();
   return shared;
-}
-
-/** Spawns in this process: no helper, the loop waits for each fork. */
-export class InlineSpawner {
-  /** There is no helper. */
-  readonly pid = null;
-
-  spawn(options: SpawnOptions, listener: SpawnListener): void {
-    let child;
-    try {
-      child = spawnChild(options.program, options.args, {
-        cwd: options.cwd, env: options.env, uid: options.uid, gid: options.gid,
-        detached: true, stdio: ['ignore', 'pipe', 'pipe'],
-      });
-    } catch (err) {
-      listener.failed(err as NodeJS.ErrnoException);
-      return;
-    }
-    const { pid } = child;
-    if (pid === undefined) {
-      child.once('error', (err) => listener.failed(err));
-      return;
-    }
-    child.once('exit', (code, signal) => listener.exited(code, signal));
-    listener.started(pid);
-    listener.pipe('stdout', child.stdout as Socket);
-    listener.pipe('stderr', child.stderr as Socket);
-  }
 }

@@ -21,7 +21,6 @@ const SPLIT_CHARACTERS = [
   'const next = () => {',
   '  if (i === bytes.length) return;',
   '  process.stdout.write(bytes.subarray(i, i + 1));',
-  '  process.stderr.write(bytes.subarray(i, i + 1));',
   '  i++;',
   '  setTimeout(next, 15);',
   '};',
@@ -135,17 +134,19 @@ describe('CommandProcess', () => {
   });
 
   describe('output', () => {
-    it('merges stdout and stderr in one buffer in arrival order',
+    it('keeps stdout and stderr in the order they were written',
       async () => {
-        const streams: string[] = [];
-        const script =
-          'echo one; sleep 0.05; echo two >&2; sleep 0.05; echo three';
+        const script = 'for i in $(seq 300); do echo out$i; echo err$i >&2; done';
+        let delivered = '';
         const result = await launch(`sh -c '${script}'`, {
-          onOutput: (_text, stream) => streams.push(stream),
+          onOutput: (text) => (delivered += text),
         }).done;
 
-        expect(result.output.text()).to.equal('one\ntwo\nthree\n');
-        expect(streams).to.deep.equal(['stdout', 'stderr', 'stdout']);
+        let expected = '';
+        for (let i = 1; i <= 300; i++) expected += `out${i}\nerr${i}\n`;
+        expect(result.output.text() === expected, 'output in order')
+          .to.equal(true);
+        expect(delivered === expected, 'deltas in order').to.equal(true);
       });
 
     it('delivers every byte of seq 1 300000 while the buffer truncates',
@@ -169,19 +170,13 @@ describe('CommandProcess', () => {
 
     it('delivers multi-byte characters split across reads intact',
       async () => {
-        const text = { stdout: '', stderr: '' };
         const deltas: string[] = [];
         const result = await launch(nodeCommand(SPLIT_CHARACTERS), {
-          onOutput: (delta, stream) => {
-            text[stream] += delta;
-            deltas.push(delta);
-          },
+          onOutput: (delta) => deltas.push(delta),
         }).done;
 
-        const sample = 'é€😀';
-        expect(text).to.deep.equal({ stdout: sample, stderr: sample });
-        expect(deltas.join('')).not.to.include('\uFFFD');
-        expect(result.output.totalBytes).to.equal(18);
+        expect(deltas.join('')).to.equal('é€😀');
+        expect(result.output.totalBytes).to.equal(9);
       });
 
     it('stops waiting for output drainMs after the group is gone',

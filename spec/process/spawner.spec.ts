@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 
 import { expect } from 'chai';
 
-import { Spawner } from '../../lib/process/spawner.js';
+import { InlineSpawner, Spawner } from '../../lib/process/spawner.js';
 import { cleanUp, isRunning, launch, liveGroupPids } from './fixtures.js';
 import { waitFor } from './wait.js';
 
@@ -35,7 +35,7 @@ describe('spawning through the helper', () => {
       expect((await child.done).signal).to.equal('SIGKILL');
     });
 
-  it('hands over both pipes unread, whatever the command printed first',
+  it('hands over the output unread, whatever the command printed first',
     async () => {
       const commands = Array.from({ length: 40 }, (_, i) =>
         launch(`sh -c 'echo out${i}; echo err${i} >&2'`));
@@ -47,6 +47,22 @@ describe('spawning through the helper', () => {
           .to.deep.equal(['', `err${i}`, `out${i}`]);
       });
     });
+
+  it('runs commands the same way without a helper', async () => {
+    const inline = new InlineSpawner();
+    const child = launch(`sh -c 'echo out; echo err >&2; exit 4'`,
+      { spawner: inline });
+    const result = await child.done;
+
+    expect(result).to.include({ exitCode: 4, error: null });
+    expect(result.output.text()).to.equal('out\nerr\n');
+    const sleeper = launch('sleep 300', { spawner: inline });
+    expect(parentOf((await sleeper.started)!)).to.equal(process.pid);
+    sleeper.signal('SIGKILL');
+    await sleeper.done;
+    const missing = await launch('nosuchprog', { spawner: inline }).done;
+    expect(missing.error).to.equal('program not found: nosuchprog');
+  });
 
   it('applies a signal asked for before the process ran', async () => {
     const child = launch('sleep 300');
