@@ -10,18 +10,17 @@
  * - Requests wait in a queue while one is served; once the queue holds
  *   a message's worth of bytes, reading from the socket pauses, so a
  *   client cannot make the server buffer without end.
- * - As a subscriber, a connection whose unsent data, not counting the
- *   latest event, passes the limit is dropped: a client that stopped
- *   reading must not grow server memory.
+ * - As a subscriber, it receives events through a `WsSubscriber`, which
+ *   holds output back when the client falls behind and drops a client
+ *   that stopped reading.
  */
-import type { Duplex } from 'node:stream';
-
 import type { WebSocket } from 'ws';
 
 import { RpcError } from './errors.js';
 import type { Caller, Services } from './handlers.js';
 import { envelopeSchema, parse } from './schemas.js';
 import { serveRequest } from './serve.js';
+import { WsSubscriber } from './ws-subscriber.js';
 
 /** The limits and periods a connection keeps to; see `ServerConfig`. */
 export interface ConnectionSettings {
@@ -29,6 +28,8 @@ export interface ConnectionSettings {
   idleTimeoutMs: number;
   maxUnsentBytes: number;
   maxMessageBytes: number;
+  /** Gap between pings, ms. */
+  heartbeatMs: number;
 }
 
 /** Requests waiting at most before reading pauses, whatever their size. */
@@ -43,8 +44,6 @@ export class WsConnection {
   #queuedBytes = 0;
   #queued = 0;
   #subscribed = false;
-  /** Bytes of the last event queued to the socket. */
-  #lastEventBytes = 0;
   #closed = false;
   #loginTimer: NodeJS.Timeout | null = null;
   #idleTimer: NodeJS.Timeout;
@@ -58,10 +57,7 @@ export class WsConnection {
     this.socket = socket;
     this.#services = services;
     this.#settings = settings;
-    const subscriber = {
-      send: (message: string) => this.#push(message),
-      sendMany: (messages: string[]) => this.#pushMany(messages)
-    };
+    const subscriber = new WsSubscriber(socket, address, services, settings);
     this.caller = {
       transport: 'ws',
       address,
@@ -156,64 +152,6 @@ export class WsConnection {
     if (namespace !== 'events') return;
     if (name === 'subscribe') this.#subscribed = true;
     if (name === 'unsubscribe') this.#subscribed = false;
-  }
-
-  /**
-   * Sends a batch of events in one write: with a hundred subscribers, a
-   * write per event per subscriber costs more than the events.
-   */
-  #pushMany(messages: string[]): void {
-    // ws corks the socket around each frame; an outer cork makes the
-    // whole batch one writev. `_socket` is the connection under ws.
-    // A burst of output makes a large batch that even a reader keeping up
-    // takes a moment to take in, so the batch is judged as one: what is
-    // still unsent from before the previous batch is what a reader that
-    // stopped leaves behind.
-    if (!this.#keepsUp()) return;
-    const raw = (this.socket as unknown as { _socket?: Duplex })._socket;
-    raw?.cork();
-    let bytes = 0;
-    try {
-      for (const message of messages) {
-        if (this.socket.readyState !== this.socket.OPEN) break;
-        bytes += Buffer.byteLength(message);
-        this.socket.send(message);
-      }
-    } finally {
-      raw?.uncork();
-    }
-    this.#lastEventBytes = bytes;
-  }
-
-  /** Sends one event, or drops a subscriber that stopped reading. */
-  #push(message: string): void {
-    if (!this.#keepsUp()) return;
-    this.#lastEventBytes = Buffer.byteLength(message);
-    this.socket.send(message);
-  }
-
-  /**
-   * False, having dropped the subscriber, when it stopped reading. One
-   * event (or batch) may be as large as a burst of output; a reader that
-   * keeps up may still be taking the last one in. What is left from
-   * before it is what a reader that stopped leaves behind.
-   */
-  #keepsUp(): boolean {
-    const { socket } = this;
-    if (socket.readyState !== socket.OPEN) return false;
-    const unsent = socket.bufferedAmount;
-    if (unsent - this.#lastEventBytes > this.#settings.maxUnsentBytes) {
-      this.#services.log.warn(
-        { address: this.caller.address, unsentBytes: unsent },
-        'dropped a subscriber that stopped reading'
-      );
-      this.#services.monitor?.subscriberDropped();
-      this.#services.hub.unsubscribe(this.caller.subscriber!);
-      // A close frame would queue behind the unsent data; cut it off.
-      socket.terminate();
-      return false;
-    }
-    return true;
   }
 
   #startLoginDeadline(): void {
