@@ -46,6 +46,14 @@ function writeHeader(target: Buffer, at: number, length: number): number {
   return at + 10;
 }
 
+/** One text frame holding `text`, in one buffer. */
+export function textFrame(text: string): Buffer {
+  const length = Buffer.byteLength(text);
+  const frame = Buffer.allocUnsafe(headerLength(length) + length);
+  frame.write(text, writeHeader(frame, 0, length));
+  return frame;
+}
+
 /**
  * The text frames of `payloads` (UTF-8 messages), in order, as few
  * buffers as possible: small frames joined, large payloads not copied.
