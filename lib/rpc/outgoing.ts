@@ -14,6 +14,9 @@ import type { QueuedJob } from '../../machines/queue.js';
 /** Opens every event message; `args` follows. */
 const ENVELOPE = '{"namespace":"events","name":"dispatcher","id":"","args":';
 
+/** Largest output message kept whole for resuming subscribers, bytes. */
+const KEPT_WHOLE_BYTES = 64 * 1024;
+
 /** Fields of an output event, which command-text keys must not hide. */
 const outputFields = new Set([
   'event', 'state', 'process_id', 'queue', 'current_cmd', 'command_index',
@@ -50,7 +53,15 @@ export class PlainEvent implements OutgoingEvent {
     args.seq = seq;
     args.time = time;
     this.seq = seq;
-    this.#message = Buffer.from(`${ENVELOPE}${JSON.stringify(args)}}`);
+    // Written piece by piece: joined first, a `finished` event holding a
+    // megabyte of output would be copied once more as a string.
+    const json = JSON.stringify(args);
+    const message = Buffer.allocUnsafe(
+      ENVELOPE.length + Buffer.byteLength(json) + 1);
+    let at = message.write(ENVELOPE, 0, 'latin1');
+    at += message.write(json, at);
+    message.write('}', at, 'latin1');
+    this.#message = message;
   }
 
   whole(): Buffer {
@@ -160,12 +171,17 @@ export class OutputEvent implements OutgoingEvent {
   }
 
   /**
-   * Keeps the whole form if a subscriber was sent it, so that one that
-   * resumes gets the same; else only the lean form, from which the
-   * text can be paged with `get`.
+   * Keeps the whole form if a subscriber was sent it and it is small,
+   * so that one that resumes gets the same; else only the lean form,
+   * from which the text can be paged with `get`. A few events of
+   * megabytes kept for resuming would double the memory that output
+   * takes while it is sent.
    */
   settle(): number {
     this.#text = null;
+    if (this.#whole && this.#whole.length > KEPT_WHOLE_BYTES) {
+      this.#whole = null;
+    }
     return this.#whole?.length ?? this.lean().length;
   }
 

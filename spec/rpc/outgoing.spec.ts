@@ -53,6 +53,11 @@ describe('outgoing events', function () {
     const withheld = outputEvent('make', 'x'.repeat(1000));
     expect(withheld.settle()).to.equal(withheld.lean().length);
     expect(withheld.whole()).to.equal(withheld.lean());
+    // Megabytes are not kept for resuming.
+    const large = outputEvent('make', 'x'.repeat(1 << 20));
+    large.whole();
+    expect(large.settle()).to.equal(large.lean().length);
+    expect(large.whole()).to.equal(large.lean());
   });
 
   it('stamp other events with their number and time', function () {
