@@ -11,7 +11,8 @@
  *
  * Measured with nobody subscribed (median of three runs, each job's
  * growth judged, and what the server still holds after them), and once
- * with one subscriber, which is sent the output as `output` events. Zero
+ * with one subscriber, which is sent the output as `output` events, or
+ * told how many bytes of it it was not sent (`skipped_bytes`). Zero
  * bytes are the worst case for those: each becomes six characters of
  * JSON (`\u0000`).
  */
