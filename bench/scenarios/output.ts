@@ -11,7 +11,8 @@
  *
  * Measured with nobody subscribed (median of three runs, each job's
  * growth judged, and what the server still holds after them), and once
- * with one subscriber, which is sent the output as `output` events. Zero
+ * with one subscriber, which is sent the output as `output` events, or
+ * told how many bytes of it it was not sent (`skipped_bytes`). Zero
  * bytes are the worst case for those: each becomes six characters of
  * JSON (`\u0000`).
  */
@@ -157,16 +158,23 @@ async function printJob(
   watched: boolean
 ) {
   const client = await server.connect();
-  const tally = { events: 0, received: 0, finished: false,
-    disconnected: false };
+  const tally = { events: 0, received: 0, skipped: 0, leanEvents: 0,
+    seqGaps: 0, finished: false, disconnected: false };
   if (watched) {
     const watcher = await server.connect();
+    let lastSeq: number | null = null;
     watcher.on('event', ({ args }) => {
+      if (lastSeq !== null && args.seq !== lastSeq + 1) tally.seqGaps++;
+      lastSeq = args.seq;
       if (args.process_id !== id) return;
       if (args.event === 'finished') tally.finished = true;
       if (args.event !== 'output') return;
       tally.events++;
       tally.received += Buffer.byteLength(String(args.output ?? ''));
+      if (args.skipped_bytes !== undefined) {
+        tally.leanEvents++;
+        tally.skipped += args.skipped_bytes;
+      }
     });
     watcher.on('close', () => (tally.disconnected = true));
     await watcher.subscribe();

@@ -136,3 +136,15 @@ export function visible(text: string, keepNewlines = false): string {
   return text.replace(controls,
     (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
+
+/**
+ * What an output event without its text says: how much the server
+ * withheld (this client fell behind), and where to read it.
+ */
+export function skippedNote(event: {
+  process_id?: unknown;
+  skipped_bytes?: unknown;
+}): string {
+  return `[${bytes(Number(event.skipped_bytes))} of output skipped; ` +
+    `'dispatcher logs ${visible(String(event.process_id))}' has it]`;
+}

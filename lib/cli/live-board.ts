@@ -8,6 +8,7 @@ import {
   duration,
   elapsed,
   paint,
+  skippedNote,
   table,
   usageCells,
   visible,
@@ -109,7 +110,9 @@ export class Board {
         addOutput(job, `[${event.signal} sent by ${event.killed_by}]\n`);
         break;
       case 'output':
-        addOutput(job, String(event.output));
+        addOutput(job, typeof event.skipped_bytes === 'number'
+          ? `${skippedNote(event)}\n`
+          : String(event.output));
         break;
     }
   }

@@ -9,6 +9,7 @@ import { constants } from 'node:os';
 import { parse } from 'yaml';
 
 import type { Client, Message } from '../client/client.js';
+import { OutputFollower } from '../client/output.js';
 import { print } from './client-commands.js';
 import { connect, type ClientFlags } from './connection.js';
 import { quoteCommand } from './quote.js';
@@ -104,7 +105,9 @@ function chainOf(words: string[], flags: RunFlags) {
  * Subscribes, then runs, so that no event of the job can come before
  * the subscription; the server sends the `run` reply before the job's
  * first event, so events of this id seen before the reply belong to an
- * earlier job of the same id. Resolves with the `finished` event.
+ * earlier job of the same id. Output the server withheld (this client
+ * fell behind) is paged from the job's files, so every byte is printed,
+ * in order. Resolves with the `finished` event, once all is printed.
  */
 async function runAndWait(
   client: Client,
@@ -119,11 +122,18 @@ async function runAndWait(
     finish = resolve;
     lose = reject;
   });
+  const output = new OutputFollower(client, id, {
+    write: (text) => process.stdout.write(text),
+    missed: (bytes) => process.stderr.write(`dispatcher: ${bytes} bytes ` +
+      `of output skipped; they are past what job ${id} keeps on disk\n`)
+  });
   client.on('event', ({ args: event }) => {
     if (!accepted || event.process_id !== id) return;
     if (event.event === 'output' && !quiet) {
-      process.stdout.write(String(event.output));
-    } else if (event.event === 'finished') finish(event);
+      output.add(event);
+    } else if (event.event === 'finished') {
+      output.end().then(() => finish(event), lose);
+    }
   });
   client.once('close', () => lose(new Error(`lost the connection while ` +
     `waiting for job ${id}; it goes on: see 'dispatcher logs ${id}'`)));

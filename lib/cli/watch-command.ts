@@ -6,7 +6,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 
 import type { Client, Message } from '../client/client.js';
 import { connect, type ClientFlags } from './connection.js';
-import { usageCells, visible } from './format.js';
+import { skippedNote, usageCells, visible } from './format.js';
 import { liveView } from './live-view.js';
 
 /** How many times a lost connection is retried, 500 ms apart. */
@@ -81,6 +81,9 @@ export function describe(message: Message): string {
     case 'signal':
       return `${head} ${args.signal} (by ${args.killed_by})`;
     case 'output':
+      if (typeof args.skipped_bytes === 'number') {
+        return `${head} | ${skippedNote(args)}`;
+      }
       return visible(String(args.output), true).replace(/\n$/, '')
         .split('\n').map((line) => `${head} | ${line}`).join('\n');
     case 'finished': {

@@ -7,43 +7,45 @@
  * has gathered, and one last delta right before the end), and exactly
  * one `finished` event carrying the full job log. Each event is
  * serialised once, whatever the number of subscribers; nothing is built
- * while nobody listens.
+ * while nobody listens. Output events say where their text starts in
+ * the command's output (`offset`, bytes), so that a subscriber from which
+ * the text was withheld (see `WsSubscriber`, and the time budget in
+ * output-gathering.ts) can page it with `get`.
  */
 import type { Dispatcher, JobEvent } from '../jobs/dispatcher.js';
 import { isoTime } from '../jobs/job-log.js';
 import { usageFields, type UsageSample } from '../jobs/usage.js';
 import type { QueuedJob } from '../../machines/queue.js';
+import { OutputEvent, PlainEvent, type OutgoingEvent } from './outgoing.js';
+import { OutputGathering, TextBudget } from './output-gathering.js';
+
+/** Events handed to subscribers together, in `seq` order. */
+export class EventBatch {
+  readonly events: readonly OutgoingEvent[];
+  /** True when some of them are output, whose text may be withheld. */
+  readonly hasOutput: boolean;
+  /**
+   * False when the server has spent its time for output text: output
+   * events then go lean to every subscriber.
+   */
+  readonly textAllowed: boolean;
+
+  constructor(events: readonly OutgoingEvent[], textAllowed = true) {
+    this.events = events;
+    this.hasOutput = events.some((event) => event.output);
+    this.textAllowed = textAllowed;
+  }
+}
 
 /** A connection that receives events. */
 export interface Subscriber {
-  /** Sends one serialised event message. */
+  /** Sends one message that is not a dispatcher event. */
   send(message: string): void;
-  /** Sends several at once, in one write where it can. */
-  sendMany?(messages: string[]): void;
-}
-
-/**
- * Output held for one event, in characters: past it, the event goes
- * out before the interval is over. The text is sent twice (see below)
- * and JSON may write a control character as six, so an event stays
- * under a few megabytes, well below what gets a subscriber dropped.
- */
-export const MAX_OUTPUT_EVENT_CHARS = 256 * 1024;
-
-/** Fields of an output event, which command-text keys must not hide. */
-const outputFields = new Set([
-  'event', 'state', 'process_id', 'queue', 'current_cmd', 'command_index',
-  'output', 'seq', 'time'
-]);
-
-interface PendingOutput {
-  job: QueuedJob;
-  /** New text per command index, in order of arrival. */
-  chunks: Map<number, string>;
-  /** Characters held in `chunks`. */
-  size: number;
-  timer: NodeJS.Timeout | null;
-  lastSent: number;
+  /**
+   * Sends a batch of events, each in the form that suits the
+   * connection: output text is withheld from one that fell behind.
+   */
+  deliver(batch: EventBatch): void;
 }
 
 export interface EventHubOptions {
@@ -73,21 +75,22 @@ export interface Resumption {
 export class EventHub {
   /** Shortest gap between two output events of one job, ms. */
   readonly intervalMs: number;
-  #backlog: Array<{ seq: number; message: string }> = [];
+  #backlog: Array<{ event: OutgoingEvent; bytes: number }> = [];
   #backlogLimit: number;
   #backlogBytesLimit: number;
   #backlogBytes = 0;
   #onDelivered: ((seq: number) => void) | undefined;
   #subscribers = new Set<Subscriber>();
-  #output = new Map<string, PendingOutput>();
+  #output: OutputGathering;
   #listener = (event: JobEvent) => this.#onJob(event);
   #dispatcher: Dispatcher | null = null;
-  #outbox: string[] = [];
+  #outbox: OutgoingEvent[] = [];
   /** Number of the last event sent; counts from 1 per server run. */
   #seq = 0;
   /** Number of the last event handed to subscribers. */
   #delivered = 0;
   #flushing: NodeJS.Immediate | null = null;
+  #textBudget = new TextBudget();
 
   constructor(options: EventHubOptions) {
     this.intervalMs = options.intervalMs;
@@ -95,6 +98,15 @@ export class EventHub {
     this.#backlogBytesLimit = options.backlogBytes;
     this.#seq = options.lastSeq ?? 0;
     this.#onDelivered = options.onDelivered;
+    this.#output = new OutputGathering({
+      intervalMs: options.intervalMs,
+      budget: this.#textBudget,
+      offsetBefore: (job, index, bytes) =>
+        this.#offsetBefore(job, index, bytes),
+      emit: (output) => this.#queue(
+        new OutputEvent(output, ++this.#seq, new Date().toISOString())
+      )
+    });
   }
 
   /** Number of the last event made. */
@@ -111,9 +123,6 @@ export class EventHub {
   /** Stops relaying and cancels pending output timers. */
   detach(): void {
     this.#dispatcher?.off('job', this.#listener);
-    for (const pending of this.#output.values()) {
-      if (pending.timer) clearTimeout(pending.timer);
-    }
     this.#output.clear();
     if (this.#flushing) clearImmediate(this.#flushing);
     this.#deliver();
@@ -126,20 +135,21 @@ export class EventHub {
   /**
    * Adds a subscriber. With `since`, first sends it every kept event
    * numbered after `since`, so a client that reconnects misses nothing
-   * the backlog still holds.
+   * the backlog still holds. Output events kept without their text are
+   * sent again lean (see `OutputEvent`).
    */
   subscribe(subscriber: Subscriber, since?: number): Resumption {
     this.#subscribers.add(subscriber);
     if (since === undefined) return { replayed: 0, missed: false };
-    const oldest = this.#backlog[0]?.seq ?? this.#delivered + 1;
-    let replayed = 0;
-    for (const entry of this.#backlog) {
-      if (entry.seq > since) {
-        subscriber.send(entry.message);
-        replayed++;
-      }
-    }
-    return { replayed, missed: since + 1 < oldest && since < this.#delivered };
+    const oldest = this.#backlog[0]?.event.seq ?? this.#delivered + 1;
+    const replayed = this.#backlog
+      .filter((entry) => entry.event.seq > since)
+      .map((entry) => entry.event);
+    if (replayed.length > 0) subscriber.deliver(new EventBatch(replayed));
+    return {
+      replayed: replayed.length,
+      missed: since + 1 < oldest && since < this.#delivered
+    };
   }
 
   unsubscribe(subscriber: Subscriber): void {
@@ -163,8 +173,11 @@ export class EventHub {
 
   #onJob(event: JobEvent): void {
     if (this.#subscribers.size === 0) {
-      // Output gathered for a job nobody watches any more is dropped.
-      if (event.type === 'finished') this.#dropOutput(event.job.id);
+      // What was gathered for a job nobody watches any more is dropped;
+      // so is where its output was, which the hub no longer follows.
+      if (event.type === 'output' || event.type === 'finished') {
+        this.#output.drop(event.job.id);
+      }
       return;
     }
     switch (event.type) {
@@ -182,10 +195,12 @@ export class EventHub {
         }
         break;
       case 'started':
+        this.#output.begin(event.job, 0);
         this.#broadcast({ event: 'started', ...event.log });
         break;
       case 'command':
-        this.#flushOutput(event.job.id);
+        this.#output.flush(event.job.id);
+        this.#output.begin(event.job, event.index);
         this.#broadcast({
           event: 'command',
           state: 'running',
@@ -197,7 +212,7 @@ export class EventHub {
         });
         break;
       case 'output':
-        this.#addOutput(event.job, event.index, event.text);
+        this.#output.add(event.job, event.index, event.text);
         break;
       case 'signalled':
         this.#broadcast({
@@ -210,73 +225,33 @@ export class EventHub {
         });
         break;
       case 'finished':
-        this.#flushOutput(event.job.id);
-        this.#dropOutput(event.job.id);
+        this.#output.flush(event.job.id);
+        this.#output.drop(event.job.id);
         this.#broadcast({ event: 'finished', ...event.log });
         break;
     }
   }
 
-  #addOutput(job: QueuedJob, index: number, text: string): void {
-    let pending = this.#output.get(job.id);
-    if (!pending) {
-      pending = { job, chunks: new Map(), size: 0, timer: null, lastSent: 0 };
-      this.#output.set(job.id, pending);
-    }
-    pending.chunks.set(index, (pending.chunks.get(index) ?? '') + text);
-    pending.size += text.length;
-    // A fast writer would otherwise make one huge event per interval,
-    // which a subscriber could not take in before the next one.
-    if (pending.size >= MAX_OUTPUT_EVENT_CHARS) {
-      this.#flushOutput(job.id);
-      return;
-    }
-    if (pending.timer) return;
-    const wait = Math.max(0, pending.lastSent + this.intervalMs - Date.now());
-    pending.timer = setTimeout(() => this.#flushOutput(job.id), wait);
-  }
-
-  /** Sends what output a job gathered: one event per command. */
-  #flushOutput(id: string): void {
-    const pending = this.#output.get(id);
-    if (!pending) return;
-    if (pending.timer) clearTimeout(pending.timer);
-    pending.timer = null;
-    if (pending.chunks.size === 0) return;
-    const { job } = pending;
-    for (const [index, text] of pending.chunks) {
-      const command = job.commands[index];
-      // The original keyed new output by command text; a command that
-      // happens to be named like one of our fields does not get a key.
-      const compatible = outputFields.has(command) ? {} : { [command]: text };
-      this.#broadcast({
-        ...compatible,
-        event: 'output',
-        state: 'running',
-        process_id: job.id,
-        queue: job.queue,
-        current_cmd: command,
-        command_index: index,
-        output: text
-      });
-    }
-    pending.chunks = new Map();
-    pending.size = 0;
-    pending.lastSent = Date.now();
-  }
-
-  #dropOutput(id: string): void {
-    const pending = this.#output.get(id);
-    if (pending?.timer) clearTimeout(pending.timer);
-    this.#output.delete(id);
+  /**
+   * Where new text of `bytes` bytes starts in a command's output that
+   * began printing before the hub followed it (nobody was subscribed):
+   * the bytes the job has read so far, less this text. A few bytes off
+   * when the command printed bytes that are not UTF-8, or when a read
+   * ended inside a character.
+   */
+  #offsetBefore(job: QueuedJob, index: number, bytes: number): number {
+    const log = this.#dispatcher?.runningLog(job.id) as
+      { commands?: Array<{ output_bytes?: number }> } | undefined;
+    const read = log?.commands?.[index]?.output_bytes ?? bytes;
+    return Math.max(0, read - bytes);
   }
 
   #broadcast(args: Record<string, unknown>): void {
-    args.seq = ++this.#seq;
-    args.time = new Date().toISOString();
-    this.#outbox.push(
-      JSON.stringify({ namespace: 'events', name: 'dispatcher', id: '', args })
-    );
+    this.#queue(new PlainEvent(args, ++this.#seq, new Date().toISOString()));
+  }
+
+  #queue(event: OutgoingEvent): void {
+    this.#outbox.push(event);
     // Sent on the next turn, so the reply to a `run` reaches its client
     // before the events of the jobs it queued.
     this.#flushing ??= setImmediate(() => this.#deliver());
@@ -284,25 +259,26 @@ export class EventHub {
 
   #deliver(): void {
     this.#flushing = null;
-    const messages = this.#outbox;
+    const events = this.#outbox;
     this.#outbox = [];
-    if (messages.length === 0) return;
-    for (const subscriber of this.#subscribers) {
-      if (subscriber.sendMany) subscriber.sendMany(messages);
-      else for (const message of messages) subscriber.send(message);
+    if (events.length === 0) return;
+    const batch = new EventBatch(events, this.#textBudget.allows());
+    const start = performance.now();
+    for (const subscriber of this.#subscribers) subscriber.deliver(batch);
+    // Lean events cost little; what they cost is counted all the same.
+    if (batch.hasOutput) this.#textBudget.spend(performance.now() - start);
+    for (const event of events) {
+      const bytes = event.settle();
+      this.#backlog.push({ event, bytes });
+      this.#backlogBytes += bytes;
     }
-    const first = this.#seq - messages.length + 1;
-    messages.forEach((message, i) => {
-      this.#backlog.push({ seq: first + i, message });
-      this.#backlogBytes += message.length;
-    });
     let drop = 0;
     while (
       drop < this.#backlog.length &&
       (this.#backlog.length - drop > this.#backlogLimit ||
         this.#backlogBytes > this.#backlogBytesLimit)
     ) {
-      this.#backlogBytes -= this.#backlog[drop].message.length;
+      this.#backlogBytes -= this.#backlog[drop].bytes;
       drop++;
     }
     if (drop > 0) this.#backlog.splice(0, drop);

@@ -10,18 +10,22 @@
  * - Requests wait in a queue while one is served; once the queue holds
  *   a message's worth of bytes, reading from the socket pauses, so a
  *   client cannot make the server buffer without end.
- * - As a subscriber, a connection whose unsent data, not counting the
- *   latest event, passes the limit is dropped: a client that stopped
- *   reading must not grow server memory.
+ * - Replies to requests that arrived together go out in one write: a
+ *   client with many requests in flight gets them together.
+ * - As a subscriber, it receives events through a `WsSubscriber`, which
+ *   holds output back when the client falls behind and drops a client
+ *   that stopped reading.
  */
 import type { Duplex } from 'node:stream';
 
 import type { WebSocket } from 'ws';
 
 import { RpcError } from './errors.js';
+import { textFrame } from './frames.js';
 import type { Caller, Services } from './handlers.js';
-import { envelopeSchema, parse } from './schemas.js';
+import { envelopeSchema, parse, type Envelope } from './schemas.js';
 import { serveRequest } from './serve.js';
+import { WsSubscriber } from './ws-subscriber.js';
 
 /** The limits and periods a connection keeps to; see `ServerConfig`. */
 export interface ConnectionSettings {
@@ -29,6 +33,8 @@ export interface ConnectionSettings {
   idleTimeoutMs: number;
   maxUnsentBytes: number;
   maxMessageBytes: number;
+  /** Gap between pings, ms. */
+  heartbeatMs: number;
 }
 
 /** Requests waiting at most before reading pauses, whatever their size. */
@@ -43,8 +49,10 @@ export class WsConnection {
   #queuedBytes = 0;
   #queued = 0;
   #subscribed = false;
-  /** Bytes of the last event queued to the socket. */
-  #lastEventBytes = 0;
+  /** The socket under ws while it is corked for this turn's replies. */
+  #corked: Duplex | null = null;
+  /** Uncorks it once the turn is over, if nothing did before. */
+  #uncorking: NodeJS.Immediate | null = null;
   #closed = false;
   #loginTimer: NodeJS.Timeout | null = null;
   #idleTimer: NodeJS.Timeout;
@@ -58,10 +66,7 @@ export class WsConnection {
     this.socket = socket;
     this.#services = services;
     this.#settings = settings;
-    const subscriber = {
-      send: (message: string) => this.#push(message),
-      sendMany: (messages: string[]) => this.#pushMany(messages)
-    };
+    const subscriber = new WsSubscriber(socket, address, services, settings);
     this.caller = {
       transport: 'ws',
       address,
@@ -100,6 +105,8 @@ export class WsConnection {
       } finally {
         this.#queuedBytes -= size;
         this.#queued -= 1;
+        // No request waits: nothing is gained by holding replies back.
+        if (this.#queued === 0) this.#uncork();
         if (this.socket.isPaused) this.socket.resume();
       }
     });
@@ -122,7 +129,7 @@ export class WsConnection {
       if (text === null) {
         throw new RpcError('bad_json', 'messages must be JSON text frames');
       }
-      const envelope = parse(envelopeSchema, parseJson(text), 'message');
+      const envelope = envelopeOf(parseJson(text));
       namespace = envelope.namespace;
       id = envelope.id ?? '';
       const outcome = await serveRequest(
@@ -147,7 +154,7 @@ export class WsConnection {
       reply = { namespace, name: 'error', id, args };
     }
     if (socket.readyState !== socket.OPEN) return;
-    socket.send(JSON.stringify(reply));
+    this.#send(JSON.stringify(reply));
     // As the original did: a locked-out address loses its connection.
     if (error === 'locked_out') socket.close(1008, 'locked out');
   }
@@ -159,61 +166,38 @@ export class WsConnection {
   }
 
   /**
-   * Sends a batch of events in one write: with a hundred subscribers, a
-   * write per event per subscriber costs more than the events.
+   * Sends a reply. Replies are held back while more requests wait, for
+   * at most the rest of the turn, and then go out in one write: a client
+   * with many requests in flight gets them together rather than one
+   * write each. Events written meanwhile stay in order with them: the
+   * socket keeps the order of its writes, corked or not. Framed here
+   * rather than by ws when nothing is compressed, as one buffer (see
+   * frames.ts).
    */
-  #pushMany(messages: string[]): void {
-    // ws corks the socket around each frame; an outer cork makes the
-    // whole batch one writev. `_socket` is the connection under ws.
-    // A burst of output makes a large batch that even a reader keeping up
-    // takes a moment to take in, so the batch is judged as one: what is
-    // still unsent from before the previous batch is what a reader that
-    // stopped leaves behind.
-    if (!this.#keepsUp()) return;
+  #send(text: string): void {
+    // `_socket` is the connection under ws.
     const raw = (this.socket as unknown as { _socket?: Duplex })._socket;
-    raw?.cork();
-    let bytes = 0;
-    try {
-      for (const message of messages) {
-        if (this.socket.readyState !== this.socket.OPEN) break;
-        bytes += Buffer.byteLength(message);
-        this.socket.send(message);
-      }
-    } finally {
-      raw?.uncork();
+    if (!raw || this.socket.extensions !== '') {
+      this.socket.send(text);
+      return;
     }
-    this.#lastEventBytes = bytes;
+    // The request being served counts as queued until its reply is out.
+    if (!this.#corked && this.#queued > 1) {
+      raw.cork();
+      this.#corked = raw;
+      this.#uncorking = setImmediate(() => this.#uncork());
+    }
+    raw.write(textFrame(text));
   }
 
-  /** Sends one event, or drops a subscriber that stopped reading. */
-  #push(message: string): void {
-    if (!this.#keepsUp()) return;
-    this.#lastEventBytes = Buffer.byteLength(message);
-    this.socket.send(message);
-  }
-
-  /**
-   * False, having dropped the subscriber, when it stopped reading. One
-   * event (or batch) may be as large as a burst of output; a reader that
-   * keeps up may still be taking the last one in. What is left from
-   * before it is what a reader that stopped leaves behind.
-   */
-  #keepsUp(): boolean {
-    const { socket } = this;
-    if (socket.readyState !== socket.OPEN) return false;
-    const unsent = socket.bufferedAmount;
-    if (unsent - this.#lastEventBytes > this.#settings.maxUnsentBytes) {
-      this.#services.log.warn(
-        { address: this.caller.address, unsentBytes: unsent },
-        'dropped a subscriber that stopped reading'
-      );
-      this.#services.monitor?.subscriberDropped();
-      this.#services.hub.unsubscribe(this.caller.subscriber!);
-      // A close frame would queue behind the unsent data; cut it off.
-      socket.terminate();
-      return false;
-    }
-    return true;
+  /** Sends the replies held back, at once. */
+  #uncork(): void {
+    const raw = this.#corked;
+    if (!raw) return;
+    if (this.#uncorking) clearImmediate(this.#uncorking);
+    this.#corked = null;
+    this.#uncorking = null;
+    raw.uncork();
   }
 
   #startLoginDeadline(): void {
@@ -246,6 +230,23 @@ export class WsConnection {
     this.#services.hub.unsubscribe(this.caller.subscriber!);
     this.#services.debug?.unsubscribe(this.caller.subscriber!);
   }
+}
+
+/**
+ * The envelope of a request. A well-formed one is taken as it is: zod
+ * would cost as much as the rest of a small request. Anything else goes
+ * to the schema, whose error names the field that is wrong.
+ */
+function envelopeOf(value: unknown): Envelope {
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const { namespace, name, id, args } = value as Record<string, unknown>;
+    if (typeof namespace === 'string' && typeof name === 'string' &&
+        (id === undefined || typeof id === 'string' ||
+          typeof id === 'number')) {
+      return { namespace, name, id, args };
+    }
+  }
+  return parse(envelopeSchema, value, 'message');
 }
 
 function parseJson(text: string): unknown {

@@ -31,8 +31,6 @@ export interface WsOptions extends ConnectionSettings {
   tls: TlsFiles | null;
   /** Whether messages may be compressed (permessage-deflate). */
   wsCompression: boolean;
-  /** Gap between pings, ms. */
-  heartbeatMs: number;
   /** Longest the upgrade request may take to arrive, ms. */
   requestTimeoutMs: number;
 }

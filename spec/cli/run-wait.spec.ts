@@ -65,6 +65,30 @@ describe('run --wait and chain files', function () {
     expect(text).to.equal('early\nlate\n');
   });
 
+  it('prints every byte of output the server sent without its text',
+    async function () {
+      // Zero bytes cost the server the most JSON: past its time for
+      // output text, it sends their events lean and the text is paged.
+      const printed = 20_000_000;
+      const child = spawn(process.execPath, [bin, 'run', '--wait', 'zeros',
+        '-c', 'echo first', '-c', `head -c ${printed} /dev/zero`,
+        '-c', 'echo last'], { env: { ...process.env, ...env } });
+      const chunks: Buffer[] = [];
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+      child.stderr.on('data', (chunk) => (stderr += chunk));
+      const code = await new Promise<number | null>((resolve) =>
+        child.on('exit', resolve));
+      expect(code).to.equal(0);
+      expect(stderr).to.not.include('skipped');
+      const stdout = Buffer.concat(chunks);
+      expect(stdout.length).to.equal(printed + 'first\nlast\n'.length);
+      expect(stdout.subarray(0, 6).toString()).to.equal('first\n');
+      expect(stdout.subarray(-5).toString()).to.equal('last\n');
+      expect(stdout.subarray(6, -5).every((byte) => byte === 0))
+        .to.equal(true);
+    });
+
   it('prints the finished job as JSON with --json', async function () {
     const run = await cli(['run', '--wait', '--json', 'quiet', '--',
       'echo', 'hi'], env);

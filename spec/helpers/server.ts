@@ -11,6 +11,7 @@ import { pino, type Logger } from 'pino';
 import WebSocket from 'ws';
 
 import { Client, type Message } from '../../lib/client/client.js';
+import { OutputFollower } from '../../lib/client/output.js';
 import { defaults, type ServerConfig } from '../../lib/config.js';
 import { DispatcherServer } from '../../lib/server.js';
 
@@ -146,6 +147,31 @@ export class EventLog {
       timeoutMs
     );
   }
+}
+
+/**
+ * A finished job's output per command, from its `output` events, with
+ * text the server withheld paged with `get`; and how many bytes could
+ * not be had at all.
+ */
+export async function outputOf(
+  client: Client,
+  id: string,
+  events: Message['args'][]
+): Promise<{ texts: string[]; missed: number }> {
+  const texts: string[] = [];
+  let missed = 0;
+  const follower = new OutputFollower(client, id, {
+    write: (text, index) => (texts[index] = (texts[index] ?? '') + text),
+    missed: (bytes) => (missed += bytes)
+  });
+  for (const event of events) {
+    if (event.event === 'output' && event.process_id === id) {
+      follower.add(event);
+    }
+  }
+  await follower.end();
+  return { texts, missed };
 }
 
 /** A bare WebSocket that records every message, for wire-level specs. */
