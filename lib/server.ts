@@ -16,7 +16,7 @@ import {
   ServerMetrics,
   metricsNeedLogin
 } from './metrics/metrics.js';
-import type { EventHub } from './rpc/events.js';
+import { EventHub } from './rpc/events.js';
 import type { Services } from './rpc/handlers.js';
 import { RestTransport } from './rpc/rest-server.js';
 import { DebugFeed } from './debug/feed.js';
@@ -35,7 +35,7 @@ import {
   requeuePending,
   type Recovery
 } from './store/recovery.js';
-import { DurableEventHub, EventNumbers } from './store/event-numbers.js';
+import { EventNumbers } from './store/event-numbers.js';
 import { schedulePruning } from './store/retention.js';
 import { lockDataDirectory } from './store/lock.js';
 import { SqliteStore } from './store/sqlite-store.js';
@@ -119,11 +119,14 @@ export class DispatcherServer {
     const ended = await endInterrupted(jobs, files, recoveryOptions);
     this.#debug = new DebugFeed(this.dispatcher);
     this.#numbers = new EventNumbers(jobs);
-    this.#hub = new DurableEventHub({
+    const numbers = this.#numbers;
+    this.#hub = new EventHub({
       intervalMs: config.outputIntervalMs,
       backlog: config.eventBacklog,
-      backlogBytes: config.eventBacklogBytes
-    }, this.#numbers);
+      backlogBytes: config.eventBacklogBytes,
+      lastSeq: numbers.last,
+      reserve: (seq) => numbers.cover(seq)
+    });
     this.#recorder = new Recorder(jobs, files, log);
     const hub = this.#hub;
     this.usage = new UsageSampler(this.dispatcher, {

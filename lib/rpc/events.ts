@@ -60,8 +60,13 @@ export interface EventHubOptions {
   backlogBytes: number;
   /** Number of the last event sent before; numbering goes on from it. */
   lastSeq?: number;
-  /** Told the last sequence number after each batch is delivered. */
-  onDelivered?: (seq: number) => void;
+  /**
+   * Told the last number made before any number up to it leaves the
+   * server: before each batch goes to subscribers, and when {@link
+   * EventHub.seq} is read. A store that must keep numbers growing across
+   * restarts reserves them here.
+   */
+  reserve?: (seq: number) => void;
 }
 
 /** What a subscriber resuming from a sequence number gets. */
@@ -79,7 +84,7 @@ export class EventHub {
   #backlogLimit: number;
   #backlogBytesLimit: number;
   #backlogBytes = 0;
-  #onDelivered: ((seq: number) => void) | undefined;
+  #reserve: ((seq: number) => void) | undefined;
   #subscribers = new Set<Subscriber>();
   #output: OutputGathering;
   #listener = (event: JobEvent) => this.#onJob(event);
@@ -97,7 +102,7 @@ export class EventHub {
     this.#backlogLimit = options.backlog;
     this.#backlogBytesLimit = options.backlogBytes;
     this.#seq = options.lastSeq ?? 0;
-    this.#onDelivered = options.onDelivered;
+    this.#reserve = options.reserve;
     this.#output = new OutputGathering({
       intervalMs: options.intervalMs,
       budget: this.#textBudget,
@@ -111,6 +116,7 @@ export class EventHub {
 
   /** Number of the last event made. */
   get seq(): number {
+    this.#reserve?.(this.#seq);
     return this.#seq;
   }
 
@@ -263,6 +269,7 @@ export class EventHub {
     this.#outbox = [];
     if (events.length === 0) return;
     const batch = new EventBatch(events, this.#textBudget.allows());
+    this.#reserve?.(this.#seq);
     const start = performance.now();
     for (const subscriber of this.#subscribers) subscriber.deliver(batch);
     // Lean events cost little; what they cost is counted all the same.
@@ -283,6 +290,5 @@ export class EventHub {
     }
     if (drop > 0) this.#backlog.splice(0, drop);
     this.#delivered = this.#seq;
-    this.#onDelivered?.(this.#seq);
   }
 }

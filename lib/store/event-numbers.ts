@@ -4,19 +4,14 @@
  * batch of events sent.
  *
  * The store holds the end of a block of numbers. No number above it
- * leaves the server: before an event is sent, or the last number told,
- * a number past the block moves the end a block further, in one write.
+ * leaves the server: the event hub calls {@link EventNumbers.cover}
+ * before it sends events or tells the last number, and a number past
+ * the block moves the end a block further, in one write.
  * A new run numbers on from the stored end, so its numbers are above
  * every number the last run sent. A clean stop stores the last number
  * made, so numbering then goes on without a gap; after a crash it skips
  * what was left of the block.
  */
-import {
-  EventHub,
-  type EventHubOptions,
-  type Resumption,
-  type Subscriber
-} from '../rpc/events.js';
 import type { JobStore } from './store.js';
 
 /** Numbers reserved by one write. */
@@ -57,58 +52,4 @@ export class EventNumbers {
     this.#end = seq;
     this.#store.setMeta(META_NAME, String(seq));
   }
-}
-
-/**
- * The event hub with its numbers covered by `EventNumbers`: each send to
- * a subscriber, and each read of `seq`, covers the last number made
- * first.
- */
-export class DurableEventHub extends EventHub {
-  #numbers: EventNumbers;
-  /** Each subscriber and the wrapper the hub sends through. */
-  #covered = new WeakMap<Subscriber, Subscriber>();
-
-  constructor(options: EventHubOptions, numbers: EventNumbers) {
-    super({ ...options, lastSeq: numbers.last });
-    this.#numbers = numbers;
-  }
-
-  override get seq(): number {
-    const seq = super.seq;
-    this.#numbers.cover(seq);
-    return seq;
-  }
-
-  override subscribe(subscriber: Subscriber, since?: number): Resumption {
-    let covered = this.#covered.get(subscriber);
-    if (!covered) {
-      covered = coveredSubscriber(subscriber, () => this.seq);
-      this.#covered.set(subscriber, covered);
-    }
-    return super.subscribe(covered, since);
-  }
-
-  override unsubscribe(subscriber: Subscriber): void {
-    super.unsubscribe(this.#covered.get(subscriber) ?? subscriber);
-    this.#covered.delete(subscriber);
-  }
-}
-
-/** `subscriber`, calling `cover` before each send. */
-function coveredSubscriber(
-  subscriber: Subscriber,
-  cover: () => void
-): Subscriber {
-  const { sendMany } = subscriber;
-  return {
-    send(message) {
-      cover();
-      subscriber.send(message);
-    },
-    sendMany: sendMany && ((messages) => {
-      cover();
-      sendMany.call(subscriber, messages);
-    })
-  };
 }

@@ -11,13 +11,20 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 
 import type { QueuedJob } from '../../machines/queue.js';
-import {
-  DurableEventHub,
-  EventNumbers
-} from '../../lib/store/event-numbers.js';
+import { EventHub, type EventBatch } from '../../lib/rpc/events.js';
+import { EventNumbers } from '../../lib/store/event-numbers.js';
 import { SqliteStore } from '../../lib/store/sqlite-store.js';
 
-const hubOptions = { intervalMs: 250, backlog: 10000, backlogBytes: 1 << 24 };
+/** A hub numbering events as the server's does. */
+function durableHub(numbers: EventNumbers): EventHub {
+  return new EventHub({
+    intervalMs: 250,
+    backlog: 10000,
+    backlogBytes: 1 << 24,
+    lastSeq: numbers.last,
+    reserve: (seq) => numbers.cover(seq)
+  });
+}
 
 const job = { id: 'j', queue: 'q' } as QueuedJob;
 
@@ -70,17 +77,16 @@ describe('event numbers in the store', function () {
 
   it('sends no event numbered above the stored end, even in a batch ' +
     'larger than a block', async function () {
-    const hub = new DurableEventHub(hubOptions,
-      new EventNumbers(store, 1000));
+    const hub = durableHub(new EventNumbers(store, 1000));
     const sent: number[] = [];
-    const check = (message: string) => {
-      const { seq } = JSON.parse(message).args;
-      expect(seq).to.be.at.most(Number(store.getMeta('event_seq')));
-      sent.push(seq);
-    };
     hub.subscribe({
-      send: check,
-      sendMany: (messages) => messages.forEach(check)
+      send: () => {},
+      deliver: (batch) => {
+        for (const { seq } of batch.events) {
+          expect(seq).to.be.at.most(Number(store.getMeta('event_seq')));
+          sent.push(seq);
+        }
+      }
     });
     for (let i = 0; i < 2500; i++) hub.usage(job, sample);
     await new Promise((resolve) => setImmediate(resolve));
@@ -91,9 +97,8 @@ describe('event numbers in the store', function () {
   });
 
   it('covers the number a subscribe reply tells', function () {
-    const hub = new DurableEventHub(hubOptions,
-      new EventNumbers(store, 1000));
-    hub.subscribe({ send: () => {} });
+    const hub = durableHub(new EventNumbers(store, 1000));
+    hub.subscribe({ send: () => {}, deliver: () => {} });
     for (let i = 0; i < 1500; i++) hub.usage(job, sample);
     // Made, not sent yet; a client told this number may resume from it.
     expect(hub.seq).to.equal(1500);
@@ -101,10 +106,12 @@ describe('event numbers in the store', function () {
   });
 
   it('stops sending to a subscriber once it unsubscribes', async function () {
-    const hub = new DurableEventHub(hubOptions,
-      new EventNumbers(store, 1000));
+    const hub = durableHub(new EventNumbers(store, 1000));
     let received = 0;
-    const subscriber = { send: () => void received++ };
+    const subscriber = {
+      send: () => {},
+      deliver: (batch: EventBatch) => void (received += batch.events.length)
+    };
     hub.subscribe(subscriber);
     hub.subscribe(subscriber);
     hub.usage(job, sample);
