@@ -118,6 +118,8 @@ function main(): void {
   });
   process.on('exit', () => pairs.close());
   process.on('disconnect', () => process.exit(0));
+  // The server may be gone before this module finished loading.
+  if (!process.connected) process.exit(0);
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => {});
   }
