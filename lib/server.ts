@@ -16,6 +16,7 @@ import {
   ServerMetrics,
   metricsNeedLogin
 } from './metrics/metrics.js';
+import { sharedSpawner } from './process/spawner.js';
 import { EventHub } from './rpc/events.js';
 import type { Services } from './rpc/handlers.js';
 import { RestTransport } from './rpc/rest-server.js';
@@ -234,6 +235,8 @@ export class DispatcherServer {
     await Promise.all([this.#ws?.close(), this.#rest?.close()]);
     await this.usage?.stop();
     await this.dispatcher.stop(this.config.onStop);
+    // No process of ours outlives the server: the spawn helper goes too.
+    await sharedSpawner().close();
     this.metrics?.detach();
     this.#debug?.close();
     this.#hub?.detach();

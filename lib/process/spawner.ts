@@ -48,7 +48,6 @@ export class Spawner {
   #helper: ChildProcess | null = null;
   #pending = new Map<number, Pending>();
   #nextId = 1;
-  #closed = false;
   /** Requests made before the helper said it is ready. */
   #waiting: SpawnRequest[] | null = null;
 
@@ -64,10 +63,6 @@ export class Spawner {
 
   /** Starts a command; `listener` hears what becomes of it. */
   spawn(options: SpawnOptions, listener: SpawnListener): void {
-    if (this.#closed) {
-      listener.failed(spawnError({ message: 'the spawn helper is closed' }));
-      return;
-    }
     const helper = this.#helper ?? this.#startHelper();
     const id = this.#nextId++;
     this.#pending.set(id, { listener });
@@ -77,10 +72,17 @@ export class Spawner {
     else helper.send(request);
   }
 
-  /** Stops the helper; later spawns fail. Running commands are not signalled. */
-  close(): void {
-    this.#closed = true;
-    this.#helper?.disconnect();
+  /**
+   * Stops the helper once no command it started runs (a later spawn
+   * starts another); resolves when it has exited. While commands run, it
+   * is left alone: they may belong to another user of this spawner.
+   */
+  async close(): Promise<void> {
+    const helper = this.#helper;
+    if (!helper || this.#pending.size > 0) return;
+    const exited = new Promise((resolve) => helper.once('exit', resolve));
+    helper.disconnect();
+    await exited;
   }
 
   #startHelper(): ChildProcess {
@@ -167,6 +169,12 @@ export class InlineSpawner {
   /** There is no helper. */
   readonly pid = null;
   #pairs: OutputPairs | null = null;
+
+  /** Closes the sockets that output pairs come from. */
+  async close(): Promise<void> {
+    this.#pairs?.close();
+    this.#pairs = null;
+  }
 
   spawn(options: SpawnOptions, listener: SpawnListener): void {
     this.#pairs ??= new OutputPairs();

@@ -19,7 +19,7 @@ describe('spawning through the helper', () => {
 
   afterEach(async () => {
     await cleanUp();
-    spawner?.close();
+    await spawner?.close();
     spawner = null;
   });
 
@@ -93,6 +93,24 @@ describe('spawning through the helper', () => {
       expect(spawner.pid).not.to.equal(first);
       await waitFor(() => !isRunning(first), 2000, 'the first helper');
     });
+
+  it('closes the helper once its commands are done, not before', async () => {
+    spawner = new Spawner();
+    const running = launch('sleep 300', { spawner });
+    await running.started;
+    const helper = spawner.pid!;
+
+    await spawner.close();
+    expect(isRunning(helper)).to.equal(true);
+    running.signal('SIGKILL');
+    await running.done;
+    await spawner.close();
+    expect(isRunning(helper)).to.equal(false);
+    expect(spawner.pid).to.equal(null);
+
+    const again = await launch('echo again', { spawner }).done;
+    expect(again.output.text()).to.equal('again\n');
+  });
 
   it('lets a process that ran commands exit on its own', async () => {
     const script = [
