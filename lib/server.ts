@@ -162,6 +162,7 @@ export class DispatcherServer {
     this.#recorder.attach(this.dispatcher);
     this.#hub.attach(this.dispatcher);
     this.metrics.attach();
+    sharedSpawner().warm();
     this.dispatcher.start();
     this.usage.start();
     // Nothing starts until both ports are ours: a server that cannot

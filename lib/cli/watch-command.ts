@@ -54,7 +54,10 @@ async function watchLines(flags: ClientFlags): Promise<void> {
     if (!flags.json) {
       console.error(last === undefined
         ? `watching ${client.url} (Ctrl-C to stop)`
-        : `reconnected${reply.missed ? '; some events were missed' : ''}`);
+        : reply.missed
+          ? "reconnected; events were missed meanwhile (the server " +
+            "restarted or moved on): 'dispatcher history' has what ended"
+          : 'reconnected');
     }
     await new Promise<void>((resolve) => client.once('close', resolve));
     if (!flags.json) console.error('connection lost; reconnecting');

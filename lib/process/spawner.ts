@@ -61,6 +61,14 @@ export class Spawner {
     return this.#pending.size;
   }
 
+  /**
+   * Starts the helper ahead of the first command, which would otherwise
+   * wait for it to load (a few hundred ms on a busy machine).
+   */
+  warm(): void {
+    this.#helper ??= this.#startHelper();
+  }
+
   /** Starts a command; `listener` hears what becomes of it. */
   spawn(options: SpawnOptions, listener: SpawnListener): void {
     const helper = this.#helper ?? this.#startHelper();
@@ -169,6 +177,11 @@ export class InlineSpawner {
   /** There is no helper. */
   readonly pid = null;
   #pairs: OutputPairs | null = null;
+
+  /** Makes the first output pairs ahead of the first command. */
+  warm(): void {
+    this.#pairs ??= new OutputPairs();
+  }
 
   /** Closes the sockets that output pairs come from. */
   async close(): Promise<void> {

@@ -102,6 +102,9 @@ export class EventHub {
     this.#backlogLimit = options.backlog;
     this.#backlogBytesLimit = options.backlogBytes;
     this.#seq = options.lastSeq ?? 0;
+    // Numbers up to it went out before: a subscriber resuming from an
+    // earlier one has missed events that this run does not hold.
+    this.#delivered = this.#seq;
     this.#reserve = options.reserve;
     this.#output = new OutputGathering({
       intervalMs: options.intervalMs,

@@ -96,6 +96,22 @@ describe('event numbers in the store', function () {
     expect(writes).to.equal(1);
   });
 
+  it('tells a subscriber resuming from before a restart what it missed',
+    function () {
+      const numbers = new EventNumbers(store, 1000);
+      numbers.cover(500);
+      numbers.close(500);
+      store.close();
+      store = new SqliteStore(dataDir);
+      const hub = durableHub(new EventNumbers(store, 1000));
+      const subscriber = { send: () => {}, deliver: () => {} };
+
+      expect(hub.subscribe(subscriber, 480))
+        .to.deep.equal({ replayed: 0, missed: true });
+      expect(hub.subscribe(subscriber, 500))
+        .to.deep.equal({ replayed: 0, missed: false });
+    });
+
   it('covers the number a subscribe reply tells', function () {
     const hub = durableHub(new EventNumbers(store, 1000));
     hub.subscribe({ send: () => {}, deliver: () => {} });
