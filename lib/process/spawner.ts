@@ -88,6 +88,10 @@ export class Spawner {
   async close(): Promise<void> {
     const helper = this.#helper;
     if (!helper || this.#pending.size > 0) return;
+    // A spawn from now on starts a new helper rather than writing to
+    // this one's closing channel.
+    this.#helper = null;
+    this.#waiting = null;
     const exited = new Promise((resolve) => helper.once('exit', resolve));
     helper.disconnect();
     await exited;

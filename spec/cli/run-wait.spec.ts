@@ -79,7 +79,7 @@ describe('run --wait and chain files', function () {
       child.stderr.on('data', (chunk) => (stderr += chunk));
       const code = await new Promise<number | null>((resolve) =>
         child.on('exit', resolve));
-      expect(code).to.equal(0);
+      expect(code, stderr).to.equal(0);
       expect(stderr).to.not.include('skipped');
       const stdout = Buffer.concat(chunks);
       expect(stdout.length).to.equal(printed + 'first\nlast\n'.length);
