@@ -107,7 +107,9 @@ export class Spawner {
     this.#helper = helper;
     this.#waiting = [];
     helper.on('message', (message: HelperMessage, handle?: Socket) => {
-      this.#receive(message, handle);
+      // A helper being closed has nothing pending; it may still say ready.
+      if (this.#helper === helper) this.#receive(message, handle);
+      else handle?.destroy();
     });
     helper.on('exit', (code, signal) => this.#lost(helper, code, signal));
     helper.on('error', () => {});
