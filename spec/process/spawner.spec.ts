@@ -62,6 +62,7 @@ describe('spawning through the helper', () => {
     await sleeper.done;
     const missing = await launch('nosuchprog', { spawner: inline }).done;
     expect(missing.error).to.equal('program not found: nosuchprog');
+    await inline.close();
   });
 
   it('applies a signal asked for before the process ran', async () => {
