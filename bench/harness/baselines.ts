@@ -62,12 +62,7 @@ export async function spawnLoop(
  */
 export function runOnce(program: string, args: string[]): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(program, args, {
-      cwd: tmpdir(),
-      env: markedEnv(),
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe']
-    });
+    const child = spawnMarked(program, args);
     child.stdout.resume();
     child.stderr.resume();
     child.once('error', reject);
@@ -100,11 +95,7 @@ export async function pipeThroughput(bytes: number): Promise<number> {
 export async function nodeReadThroughput(bytes: number): Promise<number> {
   const start = performance.now();
   const read = await new Promise<number>((resolve, reject) => {
-    const child = spawn('head', ['-c', String(bytes), '/dev/zero'], {
-      env: markedEnv(),
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe']
-    });
+    const child = spawnMarked('head', ['-c', String(bytes), '/dev/zero']);
     let total = 0;
     child.stdout.on('data', (chunk: Buffer) => (total += chunk.length));
     child.stderr.resume();
@@ -127,12 +118,7 @@ export async function killTreeDirectly(
   script: string,
   size: number
 ): Promise<number> {
-  const child = spawn('sh', ['-c', script], {
-    cwd: tmpdir(),
-    env: markedEnv(),
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe']
-  });
+  const child = spawnMarked('sh', ['-c', script]);
   child.stdout.resume();
   child.stderr.resume();
   const pgid = child.pid!;
@@ -146,4 +132,18 @@ export async function killTreeDirectly(
   await waitUntil(() => exited && liveGroupMembers(pgid).length === 0,
     `group ${pgid} to be gone`, 10_000, 1);
   return performance.now() - start;
+}
+
+/**
+ * Spawns a process as the server spawns a command: its own process
+ * group, stdin ignored, stdout and stderr piped, here in the temporary
+ * directory and marked as this run's.
+ */
+function spawnMarked(program: string, args: string[]) {
+  return spawn(program, args, {
+    cwd: tmpdir(),
+    env: markedEnv(),
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe']
+  });
 }

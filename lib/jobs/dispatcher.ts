@@ -38,11 +38,7 @@ import {
   type QueueConfig,
   type RunResult
 } from '../../machines/supervisor.js';
-import {
-  CommandProcess,
-  type OutputBuffer,
-  type Spawner
-} from '../process/index.js';
+import { CommandProcess, type OutputBuffer } from '../process/index.js';
 import type { JobLaunch } from './launch.js';
 import {
   jobLog,
@@ -68,8 +64,6 @@ export interface DispatcherOptions {
    * default: `env` and the server's own user. See `JobLauncher`.
    */
   launch?: (job: { id: string; queue: string }) => JobLaunch;
-  /** Starts the commands; default the process-wide spawn helper. */
-  spawner?: Pick<Spawner, 'spawn'>;
 }
 
 /** A job as submitted: an id and its chain of commands. */
@@ -614,8 +608,7 @@ export class Dispatcher extends EventEmitter<{
           this.#report({ type: 'output', job, index: input.index, text });
         }
       },
-      onStart: (pid) => sendBack({ type: 'PROCESS.STARTED', pid }),
-      spawner: this.options.spawner
+      onStart: (pid) => sendBack({ type: 'PROCESS.STARTED', pid })
     });
     child.start();
     if (live) live.outputs[input.index] = child.output;

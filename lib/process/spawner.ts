@@ -56,11 +56,6 @@ export class Spawner {
     return this.#helper?.pid ?? null;
   }
 
-  /** Commands started and not yet exited or failed. */
-  get running(): number {
-    return this.#pending.size;
-  }
-
   /**
    * Starts the helper ahead of the first command, which would otherwise
    * wait for it to load (a few hundred ms on a busy machine).
